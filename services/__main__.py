@@ -1,0 +1,52 @@
+"""``python3 -m services NAME [options]``: the one entry point for every program."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: Program name -> ("module:function", one-line summary). Modules are imported
+#: only when their program runs, so one broken service never hides the others.
+PROGRAMS: dict[str, tuple[str, str]] = {
+    "udp-echo-server": ("services.echo.server:udp_main", "UDP echo server: replies with the datagram upper-cased"),
+    "udp-echo-client": ("services.echo.client:udp_main", "UDP echo client: sends lines, prints the replies"),
+    "tcp-echo-server": ("services.echo.server:tcp_main", "TCP echo server: replies with each line upper-cased"),
+    "tcp-echo-client": ("services.echo.client:tcp_main", "TCP echo client: sends lines, prints the replies"),
+    "datetime-server": ("services.datetime.server:main", "UDP date/time server: SEND_DATE / SEND_TIME"),
+    "datetime-client": ("services.datetime.client:main", "UDP date/time client: requests every 1-2 s, prints replies"),
+    "calc-server": ("services.calc.server:main", "TCP calculator server: named sessions, many clients at once"),
+    "calc-client": ("services.calc.client:main", "TCP calculator client: checks input, prints answers, q quits"),
+    "chat-server": ("services.chat.server:main", "TCP chat room server: logins, joins/leaves, broadcasts"),
+    "chat-client": ("services.chat.client:main", "TCP chat room client: a chat window in the terminal"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, PROGRAMS))
+    rows = "\n".join(f"  {name:<{width}}  {summary}" for name, (_, summary) in PROGRAMS.items())
+    return (
+        "usage: python3 -m services NAME [--host H] [--port P] [options]\n\n"
+        f"programs:\n{rows}\n\n"
+        "python3 -m services NAME --help shows a program's options and their SOCKLAB_* variables."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(usage())
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in PROGRAMS:
+        print(f"error: unknown program {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module_name, func_name = PROGRAMS[name][0].split(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(func(rest) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Command-line and environment handling shared by every program.
+
+Every flag has an environment variable that mirrors it: ``--max-members`` is
+``SOCKLAB_MAX_MEMBERS``. The flag wins over the variable, the variable over the
+built-in default. compose.yaml sets variables; people type flags; both reach
+the same argparse defaults, so there is one source of truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Mapping
+
+ENV_PREFIX = "SOCKLAB_"
+
+#: Default ports, one per service (UDP and TCP echo share a number on
+#: different transports, as in the course's templates).
+PORTS: dict[str, int] = {
+    "udp-echo": 12000,
+    "tcp-echo": 12000,
+    "datetime": 12001,
+    "calc": 12002,
+    "chat": 12003,
+}
+
+#: Servers listen on every interface: inside a container that is the
+#: container's own address, which is what the lab network reaches.
+SERVER_HOST = "0.0.0.0"
+
+
+def env_name(option: str) -> str:
+    """``--max-members`` -> ``SOCKLAB_MAX_MEMBERS``."""
+    return ENV_PREFIX + option.lstrip("-").replace("-", "_").upper()
+
+
+def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog=f"python3 -m services {prog}",
+        description=description,
+        epilog=f"Every --flag can also be set as {ENV_PREFIX}FLAG in the environment "
+        f"(for example --port as {ENV_PREFIX}PORT).",
+    )
+
+
+def add_endpoint(parser: argparse.ArgumentParser, *, host: str, port: int) -> None:
+    """--host/--port, with the service's defaults."""
+    parser.add_argument("--host", default=host, help=f"address to use (default {host})")
+    parser.add_argument("--port", type=int, default=port, help=f"port (default {port})")
+
+
+def apply_env(parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
+    """Let SOCKLAB_* variables replace the defaults of the flags they mirror.
+
+    argparse runs string defaults through the flag's ``type``, so a variable is
+    validated exactly as the flag would be.
+    """
+    environ = os.environ if environ is None else environ
+    for action in parser._actions:
+        longs = [s for s in action.option_strings if s.startswith("--")]
+        if not longs or action.dest == "help":
+            continue
+        value = environ.get(env_name(longs[0]))
+        if value is None:
+            continue
+        if isinstance(action, argparse._StoreTrueAction):
+            action.default = value.lower() in {"1", "true", "yes", "on"}
+        else:
+            action.default = value
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    apply_env(parser)
+    return parser.parse_args(argv)
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (``docker stop``) into KeyboardInterrupt, so blocking programs unwind cleanly."""
+
+    def _raise(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
+def log(*parts: object) -> None:
+    """One line to stdout, flushed at once so `docker logs` shows it live."""
+    print(*parts, flush=True)
+
+
+def fail(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return code

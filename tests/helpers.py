@@ -1,0 +1,176 @@
+"""Helpers for tests that run the real programs: start a process, talk to it, expect replies.
+
+Modelled on miniircd's send/expect test client: every expectation has a
+timeout and reports what actually arrived, so a failure says what went wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 5.0
+LISTEN_RE = re.compile(r"listening on (?P<host>[^\s:]+):(?P<port>\d+)/(?P<proto>tcp|udp)")
+
+
+def wait_for(cond: Callable[[], object], timeout: float = TIMEOUT, interval: float = 0.02, what: str = "") -> object:
+    """Poll ``cond`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or cond}")
+        time.sleep(interval)
+
+
+class Program:
+    """``python3 -m services NAME ...`` as a child process, its output collected line by line."""
+
+    def __init__(self, name: str, *args: str, env: dict[str, str] | None = None, stdin: bool = False) -> None:
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services", name, *args],
+            cwd=ROOT,
+            env=full_env,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_line(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
+        """Wait for an output line matching the regex ``pattern``; return the match."""
+        rx = re.compile(pattern)
+
+        def found() -> re.Match[str] | None:
+            return next((m for m in map(rx.search, list(self.lines)) if m), None)
+
+        try:
+            return wait_for(found, timeout, what=f"output matching {pattern!r}")  # type: ignore[return-value]
+        except AssertionError:
+            raise AssertionError(f"no line matching {pattern!r}; output so far:\n{self.output()}") from None
+
+    def listening_port(self, timeout: float = TIMEOUT) -> int:
+        """Servers print ``... listening on HOST:PORT/PROTO`` once ready; started with --port 0 this says which port."""
+        return int(self.wait_line(LISTEN_RE.pattern, timeout)["port"])
+
+    def write(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
+    def close_stdin(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(TIMEOUT)
+        self._reader.join(TIMEOUT)
+        return self.proc.returncode
+
+    def __enter__(self) -> Program:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LineClient:
+    """A raw TCP client speaking lines: ``send`` a line, ``expect`` the exact next line."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = TIMEOUT) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(text.encode("utf-8") + b"\n")
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_line(self) -> str:
+        """The next line, without its LF; raises on timeout or EOF with what was buffered."""
+        while b"\n" not in self.buf:
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                raise AssertionError(f"no complete line within the timeout; buffered {self.buf!r}") from None
+            if not chunk:
+                raise AssertionError(f"connection closed; buffered {self.buf!r}")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode("utf-8").removesuffix("\r")
+
+    def expect(self, expected: str | re.Pattern[str]) -> str:
+        line = self.read_line()
+        if isinstance(expected, re.Pattern):
+            assert expected.fullmatch(line), f"expected /{expected.pattern}/, got {line!r}"
+        else:
+            assert line == expected, f"expected {expected!r}, got {line!r}"
+        return line
+
+    def expect_closed(self) -> None:
+        """The server closed the connection (EOF) with nothing more to say."""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                raise AssertionError("connection still open") from None
+            except ConnectionResetError:
+                return
+            if not chunk:
+                assert not self.buf, f"unread data before EOF: {self.buf!r}"
+                return
+            self.buf += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> LineClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def udp_request(port: int, payload: bytes, host: str = "127.0.0.1", timeout: float = TIMEOUT) -> bytes:
+    """Send one datagram and return the one reply."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(payload, (host, port))
+        data, _ = s.recvfrom(65535)
+        return data
