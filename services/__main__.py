@@ -18,6 +18,7 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "calc-client": ("services.calc.client:main", "TCP calculator client: checks input, prints answers, q quits"),
     "chat-server": ("services.chat.server:main", "TCP chat room server: logins, joins/leaves, broadcasts"),
     "chat-client": ("services.chat.client:main", "TCP chat room client: a chat window in the terminal"),
+    "check": ("services.check.cli:main", "conformance checker: run the protocol cases against any server"),
 }
 
 

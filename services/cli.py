@@ -51,24 +51,40 @@ def add_endpoint(parser: argparse.ArgumentParser, *, host: str, port: int) -> No
     parser.add_argument("--port", type=int, default=port, help=f"port (default {port})")
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
 def apply_env(parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
     """Let SOCKLAB_* variables replace the defaults of the flags they mirror.
 
-    argparse runs string defaults through the flag's ``type``, so a variable is
-    validated exactly as the flag would be.
+    Each value is converted and checked here, as the flag would be, so a bad
+    value is reported under the variable's name rather than a flag nobody typed
+    (argparse would also skip the ``choices`` check for a default).
     """
     environ = os.environ if environ is None else environ
     for action in parser._actions:
         longs = [s for s in action.option_strings if s.startswith("--")]
         if not longs or action.dest == "help":
             continue
-        value = environ.get(env_name(longs[0]))
-        if value is None:
-            continue
-        if isinstance(action, argparse._StoreTrueAction):
-            action.default = value.lower() in {"1", "true", "yes", "on"}
-        else:
-            action.default = value
+        name = env_name(longs[0])
+        value = environ.get(name)
+        if value is not None:
+            action.default = _env_value(parser, action, name, value)
+
+
+def _env_value(parser: argparse.ArgumentParser, action: argparse.Action, name: str, value: str) -> object:
+    if isinstance(action, argparse._StoreTrueAction):
+        if value.lower() not in TRUE_WORDS | FALSE_WORDS:
+            parser.error(f"{name}={value!r}: expected one of {sorted(TRUE_WORDS | FALSE_WORDS - {''})}")
+        return value.lower() in TRUE_WORDS
+    try:
+        converted = action.type(value) if callable(action.type) else value
+    except (TypeError, ValueError, argparse.ArgumentTypeError):
+        parser.error(f"{name}={value!r} is not a valid value for {action.option_strings[-1]}")
+    if action.choices is not None and converted not in action.choices:
+        parser.error(f"{name}={value!r}: choose from {', '.join(map(str, action.choices))}")
+    return converted
 
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:

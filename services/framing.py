@@ -35,6 +35,9 @@ MAX_LINE = 1024
 LF = b"\n"
 CR = b"\r"
 
+#: How much of an untrusted request an error message or log line quotes.
+PREVIEW_BYTES = 40
+
 
 class FramingError(ValueError):
     """A line broke the framing rules; ``str(err)`` is a reason fit for a reply."""
@@ -138,11 +141,26 @@ def encode_lines(lines: Iterable[str]) -> bytes:
     return b"".join(encode_line(line) for line in lines)
 
 
-def decode_datagram(data: bytes, max_size: int) -> str:
-    """A UDP request as text: size checked, UTF-8 checked, surrounding whitespace dropped."""
+def decode_datagram(data: bytes, max_size: int, *, strip: bool = True) -> str:
+    """A UDP request as text: size checked, UTF-8 checked, surrounding whitespace dropped unless ``strip=False``."""
     if len(data) > max_size:
         raise FramingError(f"datagram of {len(data)} bytes exceeds {max_size}")
     try:
-        return data.decode("utf-8").strip()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FramingError(f"invalid UTF-8 at byte {exc.start}") from None
+    return text.strip() if strip else text
+
+
+def preview(data: bytes, limit: int = PREVIEW_BYTES) -> str:
+    """Untrusted bytes as one short printable line, for error replies and logs.
+
+    Invalid UTF-8 shows as ``\\xff``, control characters as ``\\n`` or ``\\x00``;
+    past ``limit`` bytes the text is cut and ends with ``...``.
+
+    >>> preview(b"SEND_TIME\\n\\xff")
+    'SEND_TIME\\\\n\\\\xff'
+    """
+    text = data[:limit].decode("utf-8", "backslashreplace")
+    shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return shown + "..." if len(data) > limit else shown

@@ -1,0 +1,42 @@
+"""Stop the lab and remove its containers (clients from run too), network and volumes; keep captures/."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from lablib import common
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/lab down", description=__doc__)
+    parser.parse_args(argv)
+    project = common.project_name()
+    try:
+        # Compose's own down leaves `run` containers (and so the network) behind:
+        # stop and remove every container of the project first, capture last.
+        common.remove_project(project)
+        done = subprocess.run(
+            [*common.lab_compose(project), "down", "--volumes", "--remove-orphans"],
+            env=common.lab_env(),
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr)
+            print(f"scripts/lab down: compose down failed (exit {done.returncode})", file=sys.stderr)
+            return done.returncode
+        common.remove_project(project)  # verifies nothing is left (raises if so)
+    except common.LabError as exc:
+        print(f"scripts/lab down: {exc}", file=sys.stderr)
+        return 1
+    pcaps = sorted(common.CAPTURES.glob("*.pcap"), key=lambda p: p.stat().st_mtime)
+    common.log(f"project {project} removed")
+    if pcaps:
+        print(f"capture: {pcaps[-1].relative_to(common.ROOT)} ({pcaps[-1].stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

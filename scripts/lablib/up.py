@@ -1,0 +1,58 @@
+"""Start the lab: build the image if needed, start servers + capture, wait until healthy, show the hosts."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from lablib import common
+from lablib.ps import print_hosts
+
+#: Interactive clients (profile "clients") and what to try in each.
+CLIENTS = (
+    ("udp-echo-client", "type a line; the reply is upper-cased (UDP)"),
+    ("tcp-echo-client", "the same over TCP"),
+    ("calc-client", "give a name, then e.g. 12 + 42; q quits"),
+    ("chat-client", "log in, then chat; start two or more"),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/lab up", description=__doc__)
+    parser.add_argument("--no-build", action="store_true", help="use the existing image as it is")
+    parser.add_argument("services", nargs="*", help="only these services (default: all but the interactive clients)")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    try:
+        if not args.no_build:
+            common.ensure_images()
+        common.ensure_captures_dir()
+        compose = common.ensure_compose_plugin()
+        argv_up = [*common.lab_compose(), "up", "-d", "--wait", "--remove-orphans", *args.services]
+        common.log(f"starting project {common.project_name()} ...")
+        done = subprocess.run(argv_up, env=common.lab_env())
+    except common.LabError as exc:
+        print(f"scripts/lab up: {exc}", file=sys.stderr)
+        return 1
+    if done.returncode != 0:
+        print(
+            f"scripts/lab up: compose up failed (exit {done.returncode}); see `scripts/lab ps` and `scripts/lab logs`",
+            file=sys.stderr,
+        )
+        print_hosts()
+        return done.returncode
+    common.log(f"lab is up in {time.monotonic() - start:.1f} s")
+    print_hosts()
+    project = "" if common.project_name() == "socklab" else f" -p {common.project_name()}"
+    print("\nAttach clients (each one is a new host with its own IP; open several terminals):")
+    for name, hint in CLIENTS:
+        print(f"  {compose}{project} run --rm {name:<16} # {hint}")
+    print("\nFollow the date/time client:  scripts/lab logs -f datetime-client")
+    print("Traffic is recorded in:       captures/ (open the newest .pcap in Wireshark after scripts/lab down)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

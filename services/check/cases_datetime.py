@@ -1,0 +1,142 @@
+"""Cases for datetime-server: UDP, ``SEND_DATE`` / ``SEND_TIME`` -> the date / the time.
+
+``lab``: a date or time in any unambiguous form that is *now* (in the checker's
+zone or UTC, or a ``--tz`` zone; within 2 minutes), and the server keeps serving.
+``strict``: exactly ``YYYY-MM-DD`` / ``HH:MM:SS`` plus LF, whitespace around the
+request ignored, ``ERROR`` replies naming the valid requests for anything else.
+"""
+
+from __future__ import annotations
+
+import re
+
+from services.check import judge
+from services.check.common import ERROR_PREFIX, udp_probe
+from services.check.core import Config, case
+from services.check.session import CaseFailed, Session, UdpConn
+
+DATE = b"SEND_DATE"
+TIME = b"SEND_TIME"
+DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})\n")
+TIME_RE = re.compile(r"(\d{2}):(\d{2}):(\d{2})\n")
+#: Requests from separate sockets, to show the server loops and answers everyone.
+REPEATS = 6
+BAD_REQUESTS = [b"SEND_YEAR", b"send_time", b"", b"SEND_DATE SEND_TIME"]
+OVERSIZED = 4000
+
+
+def text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def expect_date(conn: UdpConn, cfg: Config, request: bytes = DATE) -> None:
+    reply = text(conn.ask(request, "today's date"))
+    accepted = judge.dates_around(cfg.now(), cfg.zones)
+    if not set(judge.find_dates(reply)) & accepted:
+        want = " or ".join(sorted(d.isoformat() for d in accepted))
+        raise CaseFailed(f"sent {request.decode()!r}, expected today's date ({want} in any form), got {reply!r}")
+
+
+def expect_time(conn: UdpConn, cfg: Config, request: bytes = TIME) -> None:
+    reply = text(conn.ask(request, "the current time"))
+    now = cfg.now()
+    if not any(judge.time_is_now(hms, now, cfg.zones) for hms in judge.find_times(reply)):
+        walls = ", ".join(w.strftime("%H:%M:%S %Z") for w in judge.local_times(now, cfg.zones))
+        raise CaseFailed(
+            f"sent {request.decode()!r}, expected the time now (one of {walls}, "
+            f"within {judge.TIME_TOLERANCE_S} s), got {reply!r}"
+        )
+
+
+@case("datetime.send-date", "lab", "SEND_DATE gets today's date, in any unambiguous form")
+def send_date(s: Session, cfg: Config) -> None:
+    expect_date(s.udp("A"), cfg)
+
+
+@case("datetime.send-time", "lab", "SEND_TIME gets the time now (within 2 min)")
+def send_time(s: Session, cfg: Config) -> None:
+    expect_time(s.udp("A"), cfg)
+
+
+@case("datetime.keeps-serving", "lab", f"{REPEATS} requests from different sockets each get an answer")
+def keeps_serving(s: Session, cfg: Config) -> None:
+    for i in range(REPEATS):
+        conn = s.udp(f"C{i}")
+        (expect_date if i % 2 else expect_time)(conn, cfg)
+
+
+def exact(conn: UdpConn, request: bytes, rx: re.Pattern[str], form: str) -> tuple[int, int, int]:
+    reply = text(conn.ask(request, form))
+    m = rx.fullmatch(reply)
+    if not m:
+        raise CaseFailed(f"sent {request.decode()!r}, expected exactly {form}, got {reply!r}")
+    a, b, c = (int(g) for g in m.groups())
+    return a, b, c
+
+
+@case("datetime.date-format", "strict", "SEND_DATE gets exactly YYYY-MM-DD and LF")
+def date_format(s: Session, cfg: Config) -> None:
+    y, m, d = exact(s.udp("A"), DATE, DATE_RE, "YYYY-MM-DD + LF")
+    accepted = judge.dates_around(cfg.now(), cfg.zones)
+    if not any((y, m, d) == (a.year, a.month, a.day) for a in accepted):
+        raise CaseFailed(f"the date {y:04}-{m:02}-{d:02} is not today ({', '.join(map(str, sorted(accepted)))})")
+
+
+@case("datetime.time-format", "strict", "SEND_TIME gets exactly HH:MM:SS (24-hour) and LF")
+def time_format(s: Session, cfg: Config) -> None:
+    hms = exact(s.udp("A"), TIME, TIME_RE, "HH:MM:SS + LF")
+    if not judge.time_is_now(hms, cfg.now(), cfg.zones):
+        raise CaseFailed("the time %02d:%02d:%02d is not now" % hms)
+
+
+@case("datetime.whitespace", "strict", "whitespace around the request is ignored (' SEND_TIME\\r\\n')")
+def whitespace(s: Session, cfg: Config) -> None:
+    conn = s.udp("A")
+    expect_time(conn, cfg, b" SEND_TIME\r\n")
+    expect_date(conn, cfg, b"SEND_DATE\n")
+
+
+def expect_error(conn: UdpConn, request: bytes) -> None:
+    reply = text(conn.ask(request, "an ERROR reply"))
+    if not reply.startswith(ERROR_PREFIX) or "SEND_DATE" not in reply or "SEND_TIME" not in reply:
+        raise CaseFailed(
+            f"sent {request!r}, expected a reply starting {ERROR_PREFIX!r} naming SEND_DATE and SEND_TIME, got {reply!r}"
+        )
+
+
+@case("datetime.unknown-request", "strict", "any other request gets ERROR naming SEND_DATE and SEND_TIME")
+def unknown_request(s: Session, cfg: Config) -> None:
+    conn = s.udp("A")
+    for bad in BAD_REQUESTS:
+        expect_error(conn, bad)
+    expect_time(conn, cfg)
+
+
+@case("datetime.invalid-utf8", "strict", "a datagram that is not UTF-8 gets ERROR, the server goes on")
+def invalid_utf8(s: Session, cfg: Config) -> None:
+    conn = s.udp("A")
+    expect_error(conn, b"SEND_\xff\xfe")
+    expect_time(conn, cfg)
+
+
+@case("datetime.oversized", "strict", f"a {OVERSIZED}-byte datagram gets ERROR, the server goes on")
+def oversized(s: Session, cfg: Config) -> None:
+    conn = s.udp("A")
+    expect_error(conn, b"SEND_TIME" * (OVERSIZED // 9))
+    expect_time(conn, cfg)
+
+
+CASES = {
+    "datetime-server": [
+        send_date,
+        send_time,
+        keeps_serving,
+        date_format,
+        time_format,
+        whitespace,
+        unknown_request,
+        invalid_utf8,
+        oversized,
+    ]
+}
+PROBES = {"datetime-server": udp_probe(TIME)}

@@ -1,0 +1,191 @@
+"""Cases, results and the runner: run a role's named cases against a server, one fresh session each."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import secrets
+import string
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from services.check.session import CaseFailed, Session
+
+LEVELS = ("lab", "strict")
+#: Seconds to wait for one reply.
+REPLY_TIMEOUT = 2.0
+#: Default time limit of one case, in seconds (cases that need longer say so).
+CASE_LIMIT = 10.0
+
+#: Role -> module holding its cases (imported only when that role is checked).
+ROLE_MODULES = {
+    "udp-echo-server": "services.check.cases_echo",
+    "tcp-echo-server": "services.check.cases_echo",
+    "datetime-server": "services.check.cases_datetime",
+    "calc-server": "services.check.cases_calc",
+    "chat-server": "services.check.cases_chat",
+    "datetime-client": "services.check.cases_clients",
+    "calc-client": "services.check.cases_clients",
+}
+ROLES = tuple(ROLE_MODULES)
+CLIENT_ROLES = ("datetime-client", "calc-client")
+#: The port each role's server listens on by default (services/cli.py PORTS).
+ROLE_SERVICE = {
+    "udp-echo-server": "udp-echo",
+    "tcp-echo-server": "tcp-echo",
+    "datetime-server": "datetime",
+    "calc-server": "calc",
+    "chat-server": "chat",
+    "datetime-client": "datetime",
+    "calc-client": "calc",
+}
+
+
+@dataclass
+class Config:
+    """Everything a case may need besides its session; built once per run."""
+
+    host: str
+    port: int
+    level: str = "lab"
+    reply_timeout: float = REPLY_TIMEOUT
+    #: Time zones a server may report its time in (None = the checker's own zone).
+    zones: tuple[dt.tzinfo | None, ...] = (None, dt.timezone.utc)
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
+    #: Client roles: the command starting the client ({host} {port} {name} filled in).
+    cmd: str | None = None
+    duration: float | None = None
+    name: str = "Tester"
+    #: Only these cases (empty: all of the level).
+    only: tuple[str, ...] = ()
+    #: Names this run has handed out (chat: lines about a previous case's members are ignored).
+    used_names: set[str] = field(default_factory=set)
+
+    def fresh_name(self, stem: str) -> str:
+        """A login name no earlier case used: the stem and four random letters (no digits)."""
+        name = stem + "".join(secrets.choice(string.ascii_lowercase) for _ in range(4))
+        self.used_names.add(name)
+        return name
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    level: str
+    run: Callable[[Session, Config], None]
+    #: One line: what the case checks (shown by --list).
+    doc: str
+    limit: float = CASE_LIMIT
+
+
+@dataclass
+class CaseResult:
+    name: str
+    level: str
+    passed: bool
+    message: str = ""
+    transcript: list[dict[str, object]] = field(default_factory=list)
+    ms: float = 0.0
+    #: False when the case was not run because the server had stopped answering.
+    ran: bool = True
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "level": self.level,
+            "passed": self.passed,
+            "ran": self.ran,
+            "message": self.message,
+            "ms": self.ms,
+            "transcript": self.transcript,
+        }
+
+
+def case(name: str, level: str, doc: str, limit: float = CASE_LIMIT) -> Callable[[Callable], Case]:
+    """Decorator: a function ``(session, config) -> None`` that raises CaseFailed becomes a Case."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}")
+
+    def wrap(func: Callable[[Session, Config], None]) -> Case:
+        return Case(name, level, func, doc, limit)
+
+    return wrap
+
+
+def role_module(role: str):  # noqa: ANN201 - a module
+    if role not in ROLE_MODULES:
+        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    return importlib.import_module(ROLE_MODULES[role])
+
+
+def cases_for(role: str, level: str) -> list[Case]:
+    """The role's cases at ``level`` (``strict`` includes every ``lab`` case), in running order."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; levels: {', '.join(LEVELS)}")
+    rank = LEVELS.index(level)
+    return [c for c in role_module(role).CASES[role] if LEVELS.index(c.level) <= rank]
+
+
+def run_case(c: Case, config: Config) -> CaseResult:
+    session = Session(config.host, config.port, config.reply_timeout, c.limit)
+    passed, message = True, ""
+    try:
+        c.run(session, config)
+    except CaseFailed as exc:
+        passed, message = False, str(exc)
+    except OSError as exc:
+        passed, message = False, f"connection error: {exc}"
+    finally:
+        session.close_all()
+    ms = round((time.monotonic() - session.transcript.t0) * 1000, 1)
+    return CaseResult(c.name, c.level, passed, message, session.transcript.to_list(), ms)
+
+
+def not_run(c: Case, reason: str) -> CaseResult:
+    return CaseResult(c.name, c.level, False, f"not run: {reason}", ran=False)
+
+
+def run_server_checks(role: str, config: Config) -> list[CaseResult]:
+    """Each case on fresh connections; after each, a probe shows whether the server still answers.
+
+    Cases that provoke crashes come last in each role's list, so a server that
+    dies is charged for the case that killed it, and the cases after it are
+    reported as not run rather than as failures of their own.
+    """
+    module = role_module(role)
+    probe: Callable[[Config], str | None] = module.PROBES[role]
+    chosen = [c for c in cases_for(role, config.level) if not config.only or c.name in config.only]
+    down = probe(config)
+    if down:
+        return [not_run(c, f"nothing answers at {config.host}:{config.port} ({down})") for c in chosen]
+    results: list[CaseResult] = []
+    for i, c in enumerate(chosen):
+        result = run_case(c, config)
+        results.append(result)
+        down = probe(config)
+        if down:
+            result.passed = False
+            result.message = (result.message + "; " if result.message else "") + f"server stopped answering ({down})"
+            results += [not_run(rest, f"server stopped answering after {c.name}") for rest in chosen[i + 1 :]]
+            break
+    return results
+
+
+def run_checks(
+    role: str,
+    host: str,
+    port: int,
+    level: str = "lab",
+    **options: object,
+) -> list[CaseResult]:
+    """Run ``role``'s cases at ``level`` against ``host:port`` (clients: listen there) and return the results.
+
+    ``options`` are :class:`Config` fields: ``reply_timeout``, ``zones``, ``cmd``,
+    ``duration``, ``name``, ``only``.
+    """
+    cases_for(role, level)  # validates role and level
+    config = Config(host=host, port=port, level=level, **options)  # type: ignore[arg-type]
+    if role in CLIENT_ROLES:
+        return role_module(role).run_client_checks(role, config)
+    return run_server_checks(role, config)

@@ -1,0 +1,211 @@
+"""Pure judging functions for the checker: no sockets, no clock reads (the time is passed in).
+
+The ``lab`` level accepts what a student may reasonably choose: a date in any
+unambiguous form, a time with or without seconds, a result anywhere in the
+reply as a number. These functions find such things in free text; the cases
+decide what to expect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+#: How far a reported time may be from the checker's clock: two minutes covers
+#: clock skew between hosts and the time a reply takes, and no more.
+TIME_TOLERANCE_S = 120
+#: A time given without seconds is known only to the minute.
+MINUTE_SLACK_S = 60
+#: Relative tolerance for a calculator result read at ``lab`` level.
+REL_TOLERANCE = 1e-9
+ABS_TOLERANCE = 1e-12
+
+SECONDS_PER_DAY = 86400
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(?P<mon>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>\d{4})"
+
+#: Numeric dates: year first, or day/month first (both orders are tried, so
+#: 05/11/2026 matches either 5 Nov or 11 May: a wrong date rarely fits both).
+YMD_RE = re.compile(r"(?<!\d)(?P<year>\d{4})[-/.](?P<a>\d{1,2})[-/.](?P<b>\d{1,2})(?!\d)")
+DMY_RE = re.compile(r"(?<!\d)(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<year>\d{4}|\d{2})(?!\d)")
+#: Dates with a month name: "25 Nov 2026", "25th of November, 2026", "November 25, 2026",
+#: and time.ctime()'s "Wed Nov 25 20:46:46 2026".
+DAY_MONTH_RE = re.compile(rf"(?<!\d){_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}", re.IGNORECASE)
+MONTH_DAY_RE = re.compile(
+    rf"\b{_MONTH}\s+{_DAY},?\s+(?:\d{{1,2}}:\d{{2}}(?::\d{{2}})?\s+)?{_YEAR}",
+    re.IGNORECASE,
+)
+#: H:MM, H:MM:SS, HH:MM:SS.ffffff, optionally with AM/PM.
+TIME_RE = re.compile(
+    r"(?<![\d:])(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?(?![\d:])\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?"
+)
+NUMBER_RE = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+#: Time-like tokens ("10:01:02", the course's "10.01") hidden before counting members.
+CLOCKISH_RE = re.compile(r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\.\d+)?")
+#: 17 significant digits with a long run of 0s or 9s: what repr() of a binary float shows.
+FLOAT_ARTEFACT_RE = re.compile(r"\d*\.\d*(?:0{6,}|9{6,})\d{1,3}(?![\d])")
+
+
+def _valid_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _full_year(text: str) -> int:
+    year = int(text)
+    return year + 2000 if len(text) == 2 else year
+
+
+def find_dates(text: str) -> list[dt.date]:
+    """Every calendar date written in ``text``, in any of the forms people use."""
+    found: list[dt.date | None] = []
+    for m in YMD_RE.finditer(text):
+        found.append(_valid_date(int(m["year"]), int(m["a"]), int(m["b"])))
+    for m in DMY_RE.finditer(text):
+        year, a, b = _full_year(m["year"]), int(m["a"]), int(m["b"])
+        found += [_valid_date(year, b, a), _valid_date(year, a, b)]
+    for rx in (DAY_MONTH_RE, MONTH_DAY_RE):
+        for m in rx.finditer(text):
+            found.append(_valid_date(int(m["year"]), MONTHS[m["mon"].lower()], int(m["day"])))
+    return [d for d in dict.fromkeys(found) if d is not None]
+
+
+def find_times(text: str) -> list[tuple[int, int, int | None]]:
+    """Every clock time in ``text`` as (hour, minute, second or None), 24-hour."""
+    out = []
+    for m in TIME_RE.finditer(text):
+        h, mi = int(m["h"]), int(m["m"])
+        s = int(m["s"]) if m["s"] is not None else None
+        if m["ampm"]:
+            if not 1 <= h <= 12:
+                continue
+            h = h % 12 + (12 if m["ampm"][0] in "Pp" else 0)
+        if h < 24 and mi < 60 and (s is None or s < 61):
+            out.append((h, mi, s))
+    return out
+
+
+def local_times(now: dt.datetime, zones: Iterable[dt.tzinfo | None]) -> list[dt.datetime]:
+    """``now`` (aware) as wall-clock time in each zone (None = the checker's local zone)."""
+    return [now.astimezone(zone) for zone in zones]
+
+
+def dates_around(now: dt.datetime, zones: Iterable[dt.tzinfo | None]) -> set[dt.date]:
+    """The dates a correct server may report at ``now``, whichever of ``zones`` it runs in."""
+    return {t.date() for t in local_times(now, zones)}
+
+
+def time_offset(hms: tuple[int, int, int | None], wall: dt.datetime) -> float:
+    """Seconds from wall-clock ``wall`` to the reported time, folded into [-12 h, 12 h]."""
+    h, m, s = hms
+    reported = h * 3600 + m * 60 + (s if s is not None else 30)
+    actual = wall.hour * 3600 + wall.minute * 60 + wall.second + wall.microsecond / 1e6
+    diff = (reported - actual) % SECONDS_PER_DAY
+    return diff - SECONDS_PER_DAY if diff > SECONDS_PER_DAY / 2 else diff
+
+
+def time_is_now(
+    hms: tuple[int, int, int | None],
+    now: dt.datetime,
+    zones: Iterable[dt.tzinfo | None],
+    tolerance: float = TIME_TOLERANCE_S,
+) -> bool:
+    """Whether a reported time is ``now`` (within ``tolerance``) in one of ``zones``."""
+    slack = tolerance + (MINUTE_SLACK_S / 2 if hms[2] is None else 0)
+    return any(abs(time_offset(hms, wall)) <= slack for wall in local_times(now, zones))
+
+
+def find_numbers(text: str) -> list[float]:
+    """Every number written in ``text`` ("= -0.75", "Result:54", "1e3")."""
+    out = []
+    for m in NUMBER_RE.finditer(text):
+        try:
+            out.append(float(m.group()))
+        except ValueError:  # pragma: no cover - the regex only matches float syntax
+            continue
+    return out
+
+
+def same_value(got: float, expected: float) -> bool:
+    return math.isclose(got, expected, rel_tol=REL_TOLERANCE, abs_tol=ABS_TOLERANCE)
+
+
+def has_value(text: str, expected: float) -> bool:
+    """Whether ``text`` shows ``expected`` as a number (at lab tolerance)."""
+    return any(same_value(n, expected) for n in find_numbers(text))
+
+
+def float_artefact(text: str) -> str | None:
+    """The binary-float artefact in ``text`` (``0.30000000000000004``), if any."""
+    m = FLOAT_ARTEFACT_RE.search(text)
+    return m.group() if m else None
+
+
+def count_in_notice(line: str, names: Sequence[str]) -> int | None:
+    """The member count in a join/leave notice written in any style.
+
+    The names and any clock time are removed first, so neither "Robin2" nor
+    "time=10:01:02" is taken for the count; the last number left is the count.
+    """
+    text = line
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    text = CLOCKISH_RE.sub(" ", text)
+    numbers = [n for n in find_numbers(text) if n.is_integer() and n >= 0]
+    return int(numbers[-1]) if numbers else None
+
+
+def mentions(line: str, name: str) -> bool:
+    """Whether ``line`` names ``name`` as a whole word."""
+    return re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", line) is not None
+
+
+CALC_LINE_RE = re.compile(r"(?P<a>\S+)\s+(?P<op>[-+*/])\s+(?P<b>\S+)")
+
+
+def calc_request(line: str) -> tuple[float, str, float] | None:
+    """A well-formed calculator request as the course defines it, or None.
+
+    Two numbers and one of ``+ - * /``, separated by spaces.
+    """
+    m = CALC_LINE_RE.fullmatch(line.strip())
+    if not m:
+        return None
+    try:
+        a, b = float(m["a"]), float(m["b"])
+    except ValueError:
+        return None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    return a, m["op"], b
+
+
+def gap_ok(gap: float, low: float, high: float, slack: float) -> bool:
+    return low - slack <= gap <= high + slack

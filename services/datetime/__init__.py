@@ -1,0 +1,1 @@
+"""Date/time over UDP: ask ``SEND_DATE`` or ``SEND_TIME``, get the server's local date or time."""

@@ -1,0 +1,207 @@
+"""Reading the lab's captures with dpkt: the packets between two hosts, TCP handshakes, payloads, FINs.
+
+The capture sidecar writes with ``tcpdump -U``, so the file is flushed packet by
+packet and can be read while tcpdump is still running; a record cut short at the
+end of the file (caught mid-write) is simply not there yet.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import dpkt
+
+TCP_FLAG_NAMES = {dpkt.tcp.TH_SYN: "S", dpkt.tcp.TH_ACK: ".", dpkt.tcp.TH_FIN: "F", dpkt.tcp.TH_RST: "R"}
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One IPv4 TCP or UDP packet, reduced to what the checks look at."""
+
+    ts: float
+    proto: str  # "tcp" or "udp"
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    payload: bytes
+    flags: int = 0  # TCP flags
+    seq: int = 0
+    ack: int = 0
+
+    def has(self, flag: int) -> bool:
+        return bool(self.flags & flag)
+
+    def __str__(self) -> str:
+        flags = "".join(name for bit, name in TCP_FLAG_NAMES.items() if self.flags & bit)
+        return f"{self.proto} {self.src}:{self.sport} > {self.dst}:{self.dport} [{flags}] {self.payload[:60]!r}"
+
+
+def _link_layer(linktype: int, frame: bytes) -> dpkt.Packet:
+    """The IP packet inside a frame, for the link types tcpdump writes on Linux."""
+    if linktype == dpkt.pcap.DLT_EN10MB:
+        return dpkt.ethernet.Ethernet(frame).data
+    if linktype == dpkt.pcap.DLT_LINUX_SLL:
+        return dpkt.sll.SLL(frame).data
+    if linktype == dpkt.pcap.DLT_LINUX_SLL2:
+        return dpkt.sll2.SLL2(frame).data
+    if linktype in (dpkt.pcap.DLT_RAW, 101):
+        return dpkt.ip.IP(frame)
+    raise ValueError(f"unsupported pcap link type {linktype}")
+
+
+def parse(data: bytes) -> list[Packet]:
+    """Every IPv4 TCP/UDP packet in a pcap file's bytes; a truncated last record is dropped."""
+    reader = dpkt.pcap.Reader(io.BytesIO(data))
+    linktype = reader.datalink()
+    packets: list[Packet] = []
+    try:
+        for ts, frame in reader:
+            try:
+                ip = _link_layer(linktype, frame)
+            except (dpkt.UnpackError, dpkt.NeedData):
+                continue  # cut short mid-write, or not a frame we model
+            packet = _transport(float(ts), ip)
+            if packet is not None:
+                packets.append(packet)
+    except (dpkt.NeedData, dpkt.UnpackError):
+        pass  # a record header cut short at the end of the file
+    return packets
+
+
+def _transport(ts: float, ip: object) -> Packet | None:
+    if not isinstance(ip, dpkt.ip.IP):
+        return None
+    src, dst, seg = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst), ip.data
+    if isinstance(seg, dpkt.tcp.TCP):
+        return Packet(ts, "tcp", src, seg.sport, dst, seg.dport, bytes(seg.data), seg.flags, seg.seq, seg.ack)
+    if isinstance(seg, dpkt.udp.UDP):
+        return Packet(ts, "udp", src, seg.sport, dst, seg.dport, bytes(seg.data))
+    return None
+
+
+def read(path: Path) -> list[Packet]:
+    return parse(path.read_bytes())
+
+
+def between(packets: list[Packet], proto: str, a: str, b: str, port: int | None = None) -> list[Packet]:
+    """Packets of ``proto`` between hosts ``a`` and ``b`` (either way), optionally to/from ``port``."""
+    hosts = {a, b}
+    return [
+        p
+        for p in packets
+        if p.proto == proto
+        and {p.src, p.dst} == hosts
+        and p.src != p.dst
+        and (port is None or port in (p.sport, p.dport))
+    ]
+
+
+def connection(packets: list[Packet], client: tuple[str, int], server: tuple[str, int]) -> list[Packet]:
+    """The TCP packets of one connection, identified by both endpoints."""
+    ends = {client, server}
+    return [p for p in packets if p.proto == "tcp" and {(p.src, p.sport), (p.dst, p.dport)} == ends]
+
+
+def connections_from(packets: list[Packet], client_ip: str, server: tuple[str, int]) -> list[tuple[str, int]]:
+    """The client endpoints (IP, port) that opened a connection (sent a SYN) from ``client_ip`` to ``server``."""
+    seen: list[tuple[str, int]] = []
+    for p in packets:
+        if (
+            p.proto == "tcp"
+            and p.src == client_ip
+            and (p.dst, p.dport) == server
+            and p.has(dpkt.tcp.TH_SYN)
+            and not p.has(dpkt.tcp.TH_ACK)
+            and (p.src, p.sport) not in seen
+        ):
+            seen.append((p.src, p.sport))
+    return seen
+
+
+def handshake(conn: list[Packet], client: tuple[str, int], server: tuple[str, int]) -> tuple[Packet, Packet, Packet]:
+    """The three-way handshake of a connection, checked: SYN, SYN-ACK acking it, ACK acking that."""
+    syn = next((p for p in conn if _from(p, client) and p.flags & 0x3F == dpkt.tcp.TH_SYN), None)
+    assert syn is not None, f"no SYN from {client} to {server}:\n{dump(conn)}"
+    synack = next(
+        (
+            p
+            for p in conn
+            if _from(p, server) and p.has(dpkt.tcp.TH_SYN) and p.has(dpkt.tcp.TH_ACK) and p.ack == _plus(syn.seq, 1)
+        ),
+        None,
+    )
+    assert synack is not None, f"no SYN-ACK for the SYN (seq {syn.seq}):\n{dump(conn)}"
+    ack = next(
+        (
+            p
+            for p in conn
+            if _from(p, client)
+            and p.flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK) == dpkt.tcp.TH_ACK
+            and p.ack == _plus(synack.seq, 1)
+        ),
+        None,
+    )
+    assert ack is not None, f"no ACK for the SYN-ACK (seq {synack.seq}):\n{dump(conn)}"
+    assert syn.ts <= synack.ts <= ack.ts, f"handshake out of order:\n{dump(conn)}"
+    return syn, synack, ack
+
+
+def stream(conn: list[Packet], sender: tuple[str, int]) -> bytes:
+    """The bytes ``sender`` sent on a connection, in sequence order, each retransmitted byte once."""
+    segments: dict[int, bytes] = {}
+    base: int | None = None
+    for p in conn:
+        if not _from(p, sender):
+            continue
+        if p.has(dpkt.tcp.TH_SYN):
+            base = _plus(p.seq, 1)
+            continue
+        if p.payload:
+            offset = (p.seq - base) % 2**32 if base is not None else p.seq
+            if len(p.payload) > len(segments.get(offset, b"")):
+                segments[offset] = p.payload
+    out = bytearray()
+    for offset in sorted(segments):
+        chunk = segments[offset]
+        if offset <= len(out):
+            out += chunk[len(out) - offset :]
+    return bytes(out)
+
+
+def fins(conn: list[Packet], sender: tuple[str, int]) -> list[Packet]:
+    return [p for p in conn if _from(p, sender) and p.has(dpkt.tcp.TH_FIN)]
+
+
+def udp_exchanges(packets: list[Packet], client_ip: str, server: tuple[str, int]) -> list[tuple[Packet, Packet | None]]:
+    """Each UDP request from ``client_ip`` to ``server`` paired with the next reply to its source port (or None)."""
+    flow = [p for p in packets if p.proto == "udp" and ((p.src, p.sport) == server or (p.dst, p.dport) == server)]
+    pairs: list[tuple[Packet, Packet | None]] = []
+    for i, p in enumerate(flow):
+        if p.src != client_ip or (p.dst, p.dport) != server:
+            continue
+        reply = None
+        for q in flow[i + 1 :]:
+            if (q.src, q.sport) == server and (q.dst, q.dport) == (p.src, p.sport):
+                reply = q
+                break
+            if (q.src, q.sport) == (p.src, p.sport):
+                break  # the next request went out first: this one's reply never came
+        pairs.append((p, reply))
+    return pairs
+
+
+def dump(packets: list[Packet], limit: int = 40) -> str:
+    lines = [str(p) for p in packets[-limit:]]
+    return "\n".join(lines) or "(no packets)"
+
+
+def _from(p: Packet, endpoint: tuple[str, int]) -> bool:
+    return (p.src, p.sport) == endpoint
+
+
+def _plus(seq: int, n: int) -> int:
+    return (seq + n) % 2**32

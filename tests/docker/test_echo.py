@@ -1,0 +1,56 @@
+"""Echo pairs across the lab: a client container talks to the server container, each on its own IP."""
+
+from __future__ import annotations
+
+import re
+
+from . import pcap
+from .lab import Lab
+
+LINES = ["hello lab", "Sockets in Containers 2", "ünïcode ok"]
+
+
+def test_udp_echo_between_containers(lab: Lab) -> None:
+    server_ip = lab.ip("udp-echo-server")
+    assert server_ip == f"{lab.prefix}.10"
+
+    result = lab.run_client("udp-echo-client", stdin="".join(f"{line}\n" for line in LINES))
+
+    assert result.returncode == 0, result
+    assert result.lines == [line.upper() for line in LINES]
+    assert result.ip != server_ip and result.ip.startswith(lab.prefix + ".")
+    # The server saw the client container's own address, once per datagram.
+    log = lab.logs("udp-echo-server")
+    for line in LINES:
+        assert re.search(rf"^{re.escape(result.ip)}:\d+ '{re.escape(line)}' -> ", log, re.M), log
+    exchanges = lab.wait_packets(
+        lambda packets: pcap.udp_exchanges(packets, result.ip, (server_ip, 12000)),
+        lambda pairs: len(pairs) >= len(LINES) and all(reply for _, reply in pairs),
+    )
+    assert [(req.payload, reply.payload) for req, reply in exchanges] == [
+        (line.encode(), line.upper().encode()) for line in LINES
+    ]
+
+
+def test_tcp_echo_between_containers(lab: Lab) -> None:
+    server_ip = lab.ip("tcp-echo-server")
+    assert server_ip == f"{lab.prefix}.11"
+
+    result = lab.run_client("tcp-echo-client", stdin="".join(f"{line}\n" for line in LINES))
+
+    assert result.returncode == 0, result
+    assert result.lines == [line.upper() for line in LINES]
+    log = lab.logs("tcp-echo-server")
+    match = re.search(rf"^{re.escape(result.ip)}:(\d+) connected$", log, re.M)
+    assert match, log
+    client = (result.ip, int(match[1]))
+    server = (server_ip, 12000)
+    assert re.search(rf"^{re.escape(result.ip)}:{client[1]} disconnected$", log, re.M), log
+
+    def closed(conn: list[pcap.Packet]) -> bool:
+        return bool(pcap.fins(conn, client) and pcap.fins(conn, server))
+
+    conn = lab.wait_packets(lambda packets: pcap.connection(packets, client, server), closed)
+    pcap.handshake(conn, client, server)
+    assert pcap.stream(conn, client) == "".join(f"{line}\n" for line in LINES).encode()
+    assert pcap.stream(conn, server) == "".join(f"{line.upper()}\n" for line in LINES).encode()
