@@ -26,10 +26,11 @@ RUN set -eu; \
     useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lab; \
     python3 -c 'import sys; assert sys.version_info >= (3, 11), sys.version'
 
-WORKDIR /opt/socklab
+LABEL org.socklab.image="lab"
 USER lab
 ENTRYPOINT ["python3", "-m", "services"]
 CMD ["--help"]
-# Last, alone: with the legacy builder every step after a changed one is redone
-# (seconds each on fuse-overlayfs), so editing services/ costs just this layer.
-COPY services/ services/
+# Last, alone: the legacy builder redoes every step after a changed one (seconds
+# each on fuse-overlayfs), so editing services/ costs just this layer.
+# PYTHONPATH above makes the package importable from any working directory.
+COPY services/ /opt/socklab/services/

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import ngircd
+from benchmarks import ngircd, threaded_chat
 from benchmarks.dialects import CHAT, IRC, Dialect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,13 @@ def python_server(name: str, program: list[str], dialect: Dialect | None = CHAT)
 
 CHAT_SERVERS: dict[str, ServerSpec] = {
     "socklab": python_server("socklab", ["-m", "services", "chat-server"]),
-    "threaded": python_server("threaded", ["-m", "benchmarks.threaded_chat"]),
+    "threaded": ServerSpec(
+        "threaded",
+        CHAT,
+        python_server("threaded", ["-m", "benchmarks.threaded_chat"]).argv,
+        join_pacing=threaded_chat.LISTEN_BACKLOG,
+        note=f"the skeleton's listen({threaded_chat.LISTEN_BACKLOG}): join storm paced to its backlog",
+    ),
     "ngircd": ServerSpec(
         "ngircd",
         IRC,

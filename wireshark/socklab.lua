@@ -151,6 +151,7 @@ end
 
 -- At most INFO_TEXT bytes for a column, never cut inside a UTF-8 character.
 local function shorten(s)
+    if s == "" then return "(empty)" end
     if #s <= INFO_TEXT then return s end
     local cut = INFO_TEXT
     while cut > 0 and s:byte(cut + 1) >= 0x80 and s:byte(cut + 1) < 0xC0 do cut = cut - 1 end
@@ -186,20 +187,22 @@ local function conversation(pinfo, svc)
         tostring(pinfo.dst) .. ":" .. pinfo.dst_port))
     local conv = conversations[key]
     if not conv then
-        conv = { lines = {}, pending = {}, phase = "naming" }
+        conv = { lines = {}, pending = {}, phase = "naming", udp = svc.transport == PT_UDP }
         conversations[key] = conv
     end
     return conv
 end
 
--- Pair a request with its reply, in order (every lab service answers requests in order).
+-- Pair a request with its reply. Over TCP replies come in request order. A UDP
+-- request carries no id and may be lost: a client that gave up sends the next one,
+-- so a reply answers the newest unanswered request (the same rule as pcap-report).
 local function expect_reply(conv, rec, pinfo)
     rec.frame, rec.ts = pinfo.number, pinfo.rel_ts
     conv.pending[#conv.pending + 1] = rec
 end
 
 local function take_reply(conv, rec, pinfo)
-    local req = table.remove(conv.pending, 1)
+    local req = table.remove(conv.pending, conv.udp and #conv.pending or 1)
     if not req then
         rec.orphan = true
         return

@@ -32,6 +32,8 @@ UPSTREAM_BASE = "python:3.11-slim"
 OFFLINE_BASE = "socklab-base:bookworm"
 #: Debian packages of the offline base: python3 plus what the Dockerfile would add.
 OFFLINE_PACKAGES = ("python3", "tcpdump", "iproute2", "iptables", "libcap2-bin", "tzdata")
+#: Set by the Dockerfile, so untagged leftovers of earlier builds can be pruned.
+IMAGE_LABEL = "org.socklab.image=lab"
 DEBIAN_SUITE = "bookworm"
 DEBIAN_SOURCES = (
     f"deb http://deb.debian.org/debian {DEBIAN_SUITE} main",
@@ -208,6 +210,7 @@ def build_offline_base(tag: str = OFFLINE_BASE) -> None:
         f"--include={','.join(OFFLINE_PACKAGES)}",
         *(f"--dpkgopt=path-exclude={pattern}" for pattern in DPKG_EXCLUDES),
         "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+        "--dpkgopt=force-unsafe-io",  # no fsync per file: the tree is only streamed into a tar
         DEBIAN_SUITE,
         "-",
         *DEBIAN_SOURCES,
@@ -263,6 +266,8 @@ def build_image(base: str, tag: str = IMAGE) -> None:
     """docker build: seconds when warm, because the build cache notices unchanged services/."""
     log(f"building {tag} from {base} + services/ ...")
     run_logged(["docker", "build", "--build-arg", f"BASE_IMAGE={base}", "-t", tag, str(ROOT)], f"docker build {tag}")
+    # Each change to services/ leaves the previous image untagged; drop those no container uses.
+    subprocess.run(["docker", "image", "prune", "-f", "--filter", f"label={IMAGE_LABEL}"], capture_output=True)
 
 
 @contextmanager

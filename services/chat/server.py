@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
+import socket
+import struct
 import time
 from collections.abc import Callable
 
@@ -49,6 +52,8 @@ SHUTDOWN_GRACE = 2.0
 LISTEN_BACKLOG = 1024
 #: File descriptors wanted: one per member plus a margin for half-logged-in connections.
 WANTED_FDS = 2 * MAX_MEMBERS + 64
+#: SO_LINGER on, zero seconds: close() resets the connection instead of draining it.
+LINGER_RESET = struct.pack("ii", 1, 0)
 
 
 class Connection(asyncio.Protocol):
@@ -279,6 +284,7 @@ class ChatServer:
         conn.reason = reason
         conn.out.clear()
         if conn.transport is not None:
+            reset_on_close(conn.transport)
             conn.transport.abort()
         self._leave(conn, reason)  # now, not in connection_lost: the room must not wait on it
 
@@ -300,6 +306,18 @@ class ChatServer:
         for conn in list(self.connections):  # members that would not take the notice
             conn.transport.abort()  # type: ignore[union-attr]
         await asyncio.sleep(0)  # let connection_lost run
+
+
+def reset_on_close(transport: asyncio.BaseTransport) -> None:
+    """Make the coming close send RST and free the kernel's send buffer now.
+
+    A plain close would leave the kernel trickling megabytes to a reader that is
+    not reading, long after the member was dropped.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
 
 
 def format_peer(address: object) -> str:

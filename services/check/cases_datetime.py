@@ -86,7 +86,7 @@ def date_format(s: Session, cfg: Config) -> None:
 def time_format(s: Session, cfg: Config) -> None:
     hms = exact(s.udp("A"), TIME, TIME_RE, "HH:MM:SS + LF")
     if not judge.time_is_now(hms, cfg.now(), cfg.zones):
-        raise CaseFailed("the time %02d:%02d:%02d is not now" % hms)
+        raise CaseFailed("the time {:02}:{:02}:{:02} is not now".format(*hms))
 
 
 @case("datetime.whitespace", "strict", "whitespace around the request is ignored (' SEND_TIME\\r\\n')")
@@ -99,9 +99,8 @@ def whitespace(s: Session, cfg: Config) -> None:
 def expect_error(conn: UdpConn, request: bytes) -> None:
     reply = text(conn.ask(request, "an ERROR reply"))
     if not reply.startswith(ERROR_PREFIX) or "SEND_DATE" not in reply or "SEND_TIME" not in reply:
-        raise CaseFailed(
-            f"sent {request!r}, expected a reply starting {ERROR_PREFIX!r} naming SEND_DATE and SEND_TIME, got {reply!r}"
-        )
+        want = f"a reply starting {ERROR_PREFIX!r} naming SEND_DATE and SEND_TIME"
+        raise CaseFailed(f"sent {request!r}, expected {want}, got {reply!r}")
 
 
 @case("datetime.unknown-request", "strict", "any other request gets ERROR naming SEND_DATE and SEND_TIME")

@@ -10,7 +10,16 @@ import json
 import sys
 import zoneinfo
 
-from services.check.core import CLIENT_ROLES, LEVELS, REPLY_TIMEOUT, ROLE_SERVICE, ROLES, CaseResult, cases_for, run_checks
+from services.check.core import (
+    CLIENT_ROLES,
+    LEVELS,
+    REPLY_TIMEOUT,
+    ROLE_SERVICE,
+    ROLES,
+    CaseResult,
+    cases_for,
+    run_checks,
+)
 from services.cli import PORTS, make_parser, parse
 
 #: Seconds a client role is recorded when no --cmd is given (the client is started elsewhere).
@@ -32,7 +41,7 @@ def build_parser():  # noqa: ANN201 - argparse.ArgumentParser
     parser.add_argument(
         "--cmd",
         help="client roles: command starting the client; {host} {port} {name} are filled in "
-        "(e.g. \"python3 Lab2_X.py calc-client {host} {port} {name}\")",
+        '(e.g. "python3 Lab2_X.py calc-client {host} {port} {name}")',
     )
     parser.add_argument("--name", default="Tester", help="client roles: the name given to the client via {name}")
     parser.add_argument(
@@ -66,9 +75,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{c.name:<34} [{c.level}]  {c.doc}")
         return 0
     try:
-        zones = (None, dt.timezone.utc, *(zoneinfo.ZoneInfo(name) for name in args.tz))
+        zones = (None, dt.UTC, *(zoneinfo.ZoneInfo(name) for name in args.tz))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         print(f"error: unknown time zone: {exc}", file=sys.stderr)
+        return 2
+    known = {c.name for c in cases_for(args.role, "strict")}
+    unknown = sorted(set(args.case) - known)
+    if unknown:
+        print(f"error: {args.role} has no case {', '.join(unknown)} (see --list --level strict)", file=sys.stderr)
         return 2
     client = args.role in CLIENT_ROLES
     host = args.listen if client else (args.host or args.role)

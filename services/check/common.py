@@ -40,7 +40,9 @@ class Pair:
     def expect_error(self, sent: str) -> None:
         got = self._next(self.sender, f"a line starting {ERROR_PREFIX!r} in reply to {sent}")
         if not got.startswith(ERROR_PREFIX):
-            raise CaseFailed(f"{self.sender.label}: sent {sent}, expected a line starting {ERROR_PREFIX!r}, got {got!r}")
+            raise CaseFailed(
+                f"{self.sender.label}: sent {sent}, expected a line starting {ERROR_PREFIX!r}, got {got!r}"
+            )
 
 
 OpenPair = Callable[[Session, Config], Pair]

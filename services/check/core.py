@@ -51,8 +51,8 @@ class Config:
     level: str = "lab"
     reply_timeout: float = REPLY_TIMEOUT
     #: Time zones a server may report its time in (None = the checker's own zone).
-    zones: tuple[dt.tzinfo | None, ...] = (None, dt.timezone.utc)
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
+    zones: tuple[dt.tzinfo | None, ...] = (None, dt.UTC)
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     #: Client roles: the command starting the client ({host} {port} {name} filled in).
     cmd: str | None = None
     duration: float | None = None

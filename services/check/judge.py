@@ -207,5 +207,5 @@ def calc_request(line: str) -> tuple[float, str, float] | None:
     return a, m["op"], b
 
 
-def gap_ok(gap: float, low: float, high: float, slack: float) -> bool:
-    return low - slack <= gap <= high + slack
+def gap_ok(gap: float, low: float, high: float) -> bool:
+    return low <= gap <= high

@@ -113,6 +113,8 @@ class TcpConn:
         self.buf = b""
         self.eof = False
         self.closed = False
+        #: Off while bulk data flows (the transcript gets a note instead of every chunk).
+        self.recording = True
         addr = (session.host, session.port)
         try:
             self.sock = socket.create_connection(addr, timeout=session.wait_time())
@@ -123,6 +125,8 @@ class TcpConn:
         session.transcript.add(label, "connect", f"{session.host}:{session.port}")
 
     def _record(self, kind: str, data: str) -> None:
+        if not self.recording and kind in {"send", "recv"}:
+            return
         self.s.transcript.add(self.label, kind, data)
 
     def send(self, text: str) -> None:

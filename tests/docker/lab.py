@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import os
 import random
 import re
@@ -21,7 +22,6 @@ import sys
 import tarfile
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -160,12 +160,14 @@ class Client:
                 return None
             return container if container.status == "running" else None
 
-        return wait_for(running, timeout, interval=0.1, what=f"client container {self.name} to run")
+        container = wait_for(running, timeout, interval=0.1, what=f"client container {self.name} to run")
+        self._ip = self._ip or self.lab.ip_of(container)  # remembered: a --rm container vanishes when done
+        return container
 
     @property
     def ip(self) -> str:
         """The client container's own address on the lab network (waits until it has one)."""
-        if self._ip is None:
+        if not self._ip:
             self._ip = wait_for(
                 lambda: self.lab.ip_of(self.container()), CLIENT_START_TIMEOUT, 0.1, f"an address for {self.name}"
             )
@@ -200,6 +202,16 @@ class Client:
             raise AssertionError(
                 f"{self.name}: no line matching {pattern!r}; output so far:\n{self.output()}"
             ) from None
+
+    def line(self, index: int, timeout: float = 10) -> str:
+        """Stdout line number ``index`` (0-based), once it has arrived."""
+        try:
+            wait_for(lambda: len(self.lines) > index, timeout, interval=0.05, what=f"line {index}")
+        except AssertionError:
+            raise AssertionError(
+                f"{self.name}: no line {index + 1} within {timeout} s; output:\n{self.output()}"
+            ) from None
+        return self.lines[index]
 
     def wait(self, timeout: float = CLIENT_TIMEOUT) -> int:
         try:
@@ -243,6 +255,7 @@ class Lab:
             SOCKLAB_BRIDGE=self.bridge,
             SOCKLAB_CAPTURES=str(self.captures),
             SOCKLAB_IMAGE=common.IMAGE,
+            SOCKLAB_TZ="UTC",  # the date/time checks compare with docker's UTC log timestamps
         )
         self.clients: list[Client] = []
         self._counter = 0
@@ -256,7 +269,8 @@ class Lab:
         common.ensure_images()
         tried: list[str] = []
         for _ in range(START_ATTEMPTS):
-            lab = cls(client, f"socklab-test-{secrets.token_hex(3)}", random.choice(SUBNET_CHOICES))
+            # Another run may take the same subnet between this look and `compose up`: then retry.
+            lab = cls(client, f"socklab-test-{secrets.token_hex(3)}", random.choice(free_subnets(client)))
             try:
                 lab.up()
                 return lab
@@ -271,10 +285,12 @@ class Lab:
     def up(self) -> None:
         done = self.compose("up", "-d", "--wait", timeout=UP_TIMEOUT, check=False)
         if done.returncode != 0:
-            message = f"compose up failed (exit {done.returncode}):\n{done.stdout}{done.stderr}"
             if COLLISION_RE.search(done.stderr):
                 raise SubnetTaken(done.stderr.strip().splitlines()[-1])
-            raise LabStartError(message)
+            # Read the logs now: the caller tears the lab down, and with it the evidence.
+            raise LabStartError(
+                f"compose up failed (exit {done.returncode}):\n{done.stdout}{done.stderr}\n{self.all_logs()}"
+            )
         self.wait_healthy()
 
     def wait_healthy(self, services: tuple[str, ...] = LONG_RUNNING, timeout: float = HEALTH_TIMEOUT) -> None:
@@ -294,10 +310,8 @@ class Lab:
                 self.wait_log(service, LISTEN_RE.pattern, timeout)
 
     def teardown(self) -> list[str]:
-        """Remove everything of the project; return what had to be cleaned up by force (for the report)."""
+        """Remove every container, network and volume of the project; return the problems met (none, normally)."""
         problems: list[str] = []
-        for client in self.clients:
-            client.stop()
         # `compose down` leaves `run` containers (and so the network): remove every container by label first.
         for container in self.project_containers():
             try:
@@ -306,6 +320,8 @@ class Lab:
                 pass
             except docker.errors.APIError as exc:
                 problems.append(f"removing {container.name}: {exc}")
+        for client in self.clients:  # their containers are gone, so each `compose run` ends
+            client.stop()
         try:
             done = self.compose("down", "-v", "--remove-orphans", "--timeout", "3", timeout=DOWN_TIMEOUT, check=False)
             if done.returncode != 0:
@@ -486,6 +502,12 @@ class Lab:
         client.wait_line(RELAY_CONNECTED_RE, timeout=CLIENT_START_TIMEOUT)
         return client
 
+    def remove_client(self, client: Client) -> None:
+        """Remove a client's container at once (it may hang, e.g. cut off from the network), then reap compose run."""
+        with contextlib.suppress(docker.errors.NotFound):
+            self.docker.containers.get(client.name).remove(force=True)
+        client.stop()
+
     # --- faults ----------------------------------------------------------------
 
     def drop_input(self, target: str | Any, proto: str, probability: float) -> list[str]:
@@ -569,6 +591,28 @@ class Lab:
         return "\n".join(parts)
 
 
+def free_subnets(client: Any) -> list[int]:
+    """Indices N whose 172.29.N.0/24 and bridge sltestN no existing network uses."""
+    taken: list[ipaddress.IPv4Network] = []
+    bridges: set[str] = set()
+    for network in client.networks.list():
+        attrs = network.attrs
+        bridges.add((attrs.get("Options") or {}).get("com.docker.network.bridge.name", ""))
+        for config in (attrs.get("IPAM") or {}).get("Config") or []:
+            subnet = config.get("Subnet", "")
+            if subnet and ":" not in subnet:
+                taken.append(ipaddress.ip_network(subnet, strict=False))
+    free = [
+        n
+        for n in SUBNET_CHOICES
+        if f"{BRIDGE_BASE}{n}" not in bridges
+        and not any(ipaddress.ip_network(f"{NET_PREFIX_BASE}.{n}.0/24").overlaps(t) for t in taken)
+    ]
+    if not free:
+        raise LabStartError(f"every {NET_PREFIX_BASE}.N.0/24 subnet is taken by another Docker network")
+    return free
+
+
 def parse_docker_time(stamp: str) -> datetime:
     """``2024-05-01T10:11:12.123456789Z`` -> an aware datetime (microseconds: Python has no finer)."""
     match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", stamp)
@@ -578,21 +622,5 @@ def parse_docker_time(stamp: str) -> datetime:
     return datetime.fromisoformat(f"{match[1]}.{fraction}{zone}")
 
 
-def docker_reachable() -> tuple[Any | None, str]:
-    """A Docker client if the engine answers, else None and why."""
-    try:
-        client = docker.from_env()
-        client.ping()
-        return client, ""
-    except docker.errors.DockerException as exc:
-        return None, f"Docker engine not reachable ({exc}); set DOCKER_HOST or start dockerd"
-    except Exception as exc:  # a missing socket surfaces as requests' ConnectionError on some versions
-        return None, f"Docker engine not reachable ({exc.__class__.__name__}: {exc})"
-
-
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def elapsed(start: float) -> float:
-    return time.monotonic() - start

@@ -14,8 +14,9 @@ ANSWER_RE = re.compile(r"^(?P<request>SEND_DATE|SEND_TIME) -> (?P<reply>.*)$")
 LOST_RE = re.compile(r"^no reply to (?P<request>SEND_DATE|SEND_TIME) within [\d.]+ s \(lost\)$")
 SUMMARY_RE = re.compile(r"^sent (?P<sent>\d+), answered (?P<answered>\d+), lost (?P<lost>\d+)$")
 MIN_REQUESTS = 7  # six gaps: enough to see both the bounds and the randomness
-#: The log line is written when the reply arrives, a few ms after the request: allow that on top of 1-2 s.
-GAP_SLACK = timedelta(milliseconds=250)
+#: The log line is written when the reply arrives, a few ms after the request, and docker stamps it when
+#: it reads the line: allow for that jitter around 1-2 s (a busy 2-core machine delays wake-ups a little).
+GAP_SLACK = timedelta(milliseconds=150)
 CLOCK_SLACK = timedelta(seconds=2)  # the server's clock vs the log's timestamp (same host clock)
 
 
@@ -59,7 +60,7 @@ def test_client_loop_asks_every_one_to_two_seconds(lab: Lab) -> None:
         if earlier[2] is not None and later[2] is not None
     ]
     assert len(gaps) >= MIN_REQUESTS - 2, rows
-    assert all(timedelta(seconds=1) <= gap <= timedelta(seconds=2) + GAP_SLACK for gap in gaps), gaps
+    assert all(timedelta(seconds=1) - GAP_SLACK <= gap <= timedelta(seconds=2) + GAP_SLACK for gap in gaps), gaps
     assert max(gaps) - min(gaps) > timedelta(milliseconds=20), f"gaps look fixed, not random: {gaps}"
 
     # On the wire: every request has its reply, from the server's port to the client's.

@@ -247,9 +247,19 @@ def test_slow_consumer_dropped_others_unaffected(clients: ExitStack) -> None:
     server.wait_line(r"Slow left: slow consumer: \d+ bytes unsent exceed 65536")
     growth = rss_kib(server.proc.pid) - rss_before
     assert growth < 32 * 1024, f"server grew by {growth} KiB"
-    with pytest.raises((AssertionError, ConnectionResetError)):  # unread data, then the cut
-        while True:
-            slow.read_line()
+    assert cut_off(slow), "the slow member's connection was not closed"
+
+
+def cut_off(client: LineClient) -> bool:
+    """Read whatever is left until the connection ends (reset or EOF); False on timeout."""
+    try:
+        while client.sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
 
 
 def test_sigterm_tells_every_member_and_exits_0(clients: ExitStack) -> None:

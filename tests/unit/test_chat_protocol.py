@@ -66,7 +66,19 @@ def test_counts_follow_joins_and_leaves() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", "   ", "bat man", "bat/man", "b@tman", "x" * (MAX_NAME + 1), "Bätman", "名前", "bat\tman", "bat\x1bman", "a,b"],
+    [
+        "",
+        "   ",
+        "bat man",
+        "bat/man",
+        "b@tman",
+        "x" * (MAX_NAME + 1),
+        "Bätman",
+        "名前",
+        "bat\tman",
+        "bat\x1bman",
+        "a,b",
+    ],
 )
 def test_bad_names_refused(name: str) -> None:
     room: Room[str] = Room()
@@ -192,9 +204,7 @@ def test_framing_error_goes_to_sender_only(member: str) -> None:
 
 
 def test_shutdown_notice() -> None:
-    assert room_with("a").shutdown("23:59:59") == [
-        Delivery(To.ALL, "Server: time=23:59:59 server is shutting down.")
-    ]
+    assert room_with("a").shutdown("23:59:59") == [Delivery(To.ALL, "Server: time=23:59:59 server is shutting down.")]
 
 
 @pytest.mark.parametrize(

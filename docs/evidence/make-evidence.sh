@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Re-make the evidence of docs/lab-report.md from a real run of the container lab:
+# start the lab (servers, datetime-client and the tcpdump sidecar), drive each client
+# with piped input as a student would type it, stop the lab, then keep the capture
+# and what the tools make of it:
+#   lab.pcap        the capture (tcpdump on the lab's bridge)
+#   report.txt      scripts/pcap-report lab.pcap
+#   calc.svg        ladder of the calculator session;   chat.svg: Batman's chat session
+#   tshark.txt      the socklab dissector's view (tshark -Y socklab)
+# Usage: docs/evidence/make-evidence.sh     (about a minute; needs Docker)
+# SOCKLAB_PROJECT / SOCKLAB_NET_PREFIX / SOCKLAB_BRIDGE pick another project, subnet and
+# bridge name when the default lab is already running on this machine.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+out="$root/docs/evidence"
+cd "$root"
+project=${SOCKLAB_PROJECT:-socklab}
+run() { docker compose -p "$project" run --rm -T "$@"; }
+
+scripts/lab up
+trap 'scripts/lab down' EXIT
+pcap_in_container=$(docker exec "$project-capture-1" cat /tmp/pcap-name)
+
+printf 'hello, world\nsocket programming\n' | run udp-echo-client
+printf 'hello, world\n' | run tcp-echo-client
+printf '12 + 42\n4.5 / -6\n3.24 45\n1 / 0\nq\n' | run calc-client --name Alice
+
+# The course's chat example: Batman first, then Voldemort; both type, Batman leaves first.
+# Each client reads a FIFO, so every line is typed only once the server has seen the last
+# step (a container takes a moment to start; piped text with sleeps would race it).
+tmp=$(mktemp -d)
+mkfifo "$tmp/batman" "$tmp/voldemort"
+server_said() {
+  for _ in $(seq 150); do
+    docker logs "$project-chat-server-1" 2>&1 | grep -q "$1" && return 0
+    sleep 0.2
+  done
+  echo "chat server never logged '$1'" >&2
+  return 1
+}
+run chat-client <"$tmp/batman" &
+exec 3>"$tmp/batman"
+echo Batman >&3
+server_said "joined as Batman"
+run chat-client <"$tmp/voldemort" &
+exec 4>"$tmp/voldemort"
+echo Voldemort >&4
+server_said "joined as Voldemort"
+sleep 1; echo "Anyone here?" >&3
+sleep 1; echo "Crucio!" >&4
+sleep 1; echo "Aaaaaaahrrhhhhhhh..." >&3
+sleep 1; echo quit >&3
+server_said "Batman left"
+sleep 1; echo quit >&4
+server_said "Voldemort left"
+exec 3>&- 4>&-
+wait
+rm -r "$tmp"
+sleep 1 # a few more date/time requests, and the last ACKs
+
+trap - EXIT
+scripts/lab down
+cp "$root/captures/$(basename "$pcap_in_container")" "$out/lab.pcap"
+
+.venv/bin/python scripts/pcap-report "$out/lab.pcap" >"$out/report.txt"
+calc=$(grep -m1 -o '^#[0-9]* TCP .*(calc)' "$out/report.txt" | cut -d' ' -f1 | tr -d '#')
+chat=$(grep -m1 -o '^#[0-9]* TCP .*(chat)' "$out/report.txt" | cut -d' ' -f1 | tr -d '#')
+.venv/bin/python scripts/pcap-report "$out/lab.pcap" -q -c "$calc" --svg "$out/calc.svg"
+.venv/bin/python scripts/pcap-report "$out/lab.pcap" -q -c "$chat" --svg "$out/chat.svg"
+tshark -n -2 -X "lua_script:$root/wireshark/socklab.lua" -r "$out/lab.pcap" -Y socklab 2>/dev/null >"$out/tshark.txt"
+echo "evidence written to $out"
