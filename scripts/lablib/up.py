@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
 
 from lablib import common
 from lablib.ps import print_hosts
+
+#: Variables compose.yaml reads.
+LAB_SETTINGS = (
+    "SOCKLAB_PROJECT",
+    "SOCKLAB_NET_PREFIX",
+    "SOCKLAB_BRIDGE",
+    "SOCKLAB_IMAGE",
+    "SOCKLAB_TZ",
+    "SOCKLAB_HEALTH_INTERVAL",
+)
 
 #: Interactive clients (profile "clients") and what to try in each.
 CLIENTS = (
@@ -45,10 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         return done.returncode
     common.log(f"lab is up in {time.monotonic() - start:.1f} s")
     print_hosts()
-    project = "" if common.project_name() == "socklab" else f" -p {common.project_name()}"
+    # A client's `run` must see the same settings as `up`, or Compose recreates the lab.
+    settings = "".join(f"{var}={os.environ[var]} " for var in LAB_SETTINGS if var in os.environ)
     print("\nAttach clients (each one is a new host with its own IP; open several terminals):")
     for name, hint in CLIENTS:
-        print(f"  {compose}{project} run --rm {name:<16} # {hint}")
+        print(f"  {settings}{compose} run --rm {name:<16} # {hint}")
     print("\nFollow the date/time client:  scripts/lab logs -f datetime-client")
     print("Traffic is recorded in:       captures/ (open the newest .pcap in Wireshark after scripts/lab down)")
     return 0

@@ -20,6 +20,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from services.check import judge
 from services.check.common import Pair, bad_line_cases, framing_cases, tcp_probe
@@ -74,7 +75,7 @@ class Member:
             self.count = count
         return True
 
-    def wait(self, accept, expected: str) -> str:  # noqa: ANN001 - Callable[[str], bool]
+    def wait(self, accept: Callable[[str], bool], expected: str) -> str:
         seen: list[str] = []
 
         def take(line: str) -> bool:

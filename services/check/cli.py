@@ -5,6 +5,7 @@ Exit status: 0 when every case passes, 1 when any fails, 2 on bad usage.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import sys
@@ -20,13 +21,14 @@ from services.check.core import (
     cases_for,
     run_checks,
 )
+from services.check.session import ARROWS
 from services.cli import PORTS, make_parser, parse
 
 #: Seconds a client role is recorded when no --cmd is given (the client is started elsewhere).
 CLIENT_DURATION = 12.0
 
 
-def build_parser():  # noqa: ANN201 - argparse.ArgumentParser
+def build_parser() -> argparse.ArgumentParser:
     parser = make_parser("check", "Conformance checker: run a role's named protocol cases and report each.")
     parser.add_argument("role", choices=ROLES, help="the role to check")
     parser.add_argument("--host", help="server roles: the server's address (default: its Compose service name)")
@@ -57,15 +59,10 @@ def render(result: CaseResult) -> str:
         return head
     lines = [head, f"     {result.message}"]
     lines += [
-        f"    {e['t_ms']:9.1f} ms  {e['conn']:<4} {_arrow(str(e['kind']))} {e['data']}" for e in result.transcript
+        f"    {e['t_ms']:9.1f} ms  {e['conn']:<4} {ARROWS.get(str(e['kind']), '  ')} {e['data']}"
+        for e in result.transcript
     ]
     return "\n".join(lines)
-
-
-def _arrow(kind: str) -> str:
-    from services.check.session import ARROWS
-
-    return ARROWS.get(kind, "  ")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from services.check.session import CaseFailed, Session
 
@@ -113,7 +114,7 @@ def case(name: str, level: str, doc: str, limit: float = CASE_LIMIT) -> Callable
     return wrap
 
 
-def role_module(role: str):  # noqa: ANN201 - a module
+def role_module(role: str) -> ModuleType:
     if role not in ROLE_MODULES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     return importlib.import_module(ROLE_MODULES[role])

@@ -13,6 +13,7 @@ import contextlib
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -110,6 +111,8 @@ class TcpConn:
 
     def __init__(self, session: Session, label: str) -> None:
         self.s, self.label = session, label
+        #: Complete lines received and not yet read, and the partial line after them.
+        self.pending: deque[bytes] = deque()
         self.buf = b""
         self.eof = False
         self.closed = False
@@ -166,14 +169,17 @@ class TcpConn:
             self.eof = True
             return False
         self._record("recv", show(chunk))
-        self.buf += chunk
+        if b"\n" in chunk:  # split once per chunk: reading many lines stays linear
+            *complete, self.buf = (self.buf + chunk).split(b"\n")
+            self.pending.extend(complete)
+        else:
+            self.buf += chunk
         return True
 
     def _pop_line(self) -> str | None:
-        if b"\n" not in self.buf:
+        if not self.pending:
             return None
-        raw, _, self.buf = self.buf.partition(b"\n")
-        return raw.removesuffix(b"\r").decode("utf-8", "replace")
+        return self.pending.popleft().removesuffix(b"\r").decode("utf-8", "replace")
 
     def next_line(self, timeout: float | None = None) -> str | None:
         """The next line (without its ending), or None if none arrives in time or the peer closed."""
@@ -242,6 +248,7 @@ class TcpConn:
             if self.eof:
                 if self.buf:
                     lines.append(self.buf.decode("utf-8", "replace"))
+                    self.buf = b""
                 return lines
             left = end - time.monotonic()
             if left <= 0 or (not self._fill(left) and not self.eof):

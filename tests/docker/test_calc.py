@@ -165,3 +165,6 @@ def test_lossy_link_still_answers_every_line(lab: Lab) -> None:
     )
     seqs = [(p.seq, len(p.payload)) for p in conn if p.src == lab.ip("calc-server") and p.payload]
     assert len(seqs) > len(set(seqs)), "no retransmission from the server: were packets dropped at all?"
+    # Retransmitted or not, each byte went out once in the stream: exactly the answers, in order.
+    server = (lab.ip("calc-server"), PORT)
+    assert pcap.stream(conn, server) == "".join(f"{answer}\n" for _, answer in lines).encode()

@@ -78,23 +78,41 @@ def frames(rows: list[dict]) -> list[int]:
 
 def test_line_split_over_three_segments(tshark_env) -> None:
     pcap = PCAPS / "calc_split_line.pcap"
-    rows = tshark(tshark_env, pcap, ["socklab.calc.operand1", "socklab.calc.op", "socklab.calc.operand2",
-                                     "socklab.request_in", "socklab.response_in", "socklab.calc.name"])
+    rows = tshark(
+        tshark_env,
+        pcap,
+        [
+            "socklab.calc.operand1",
+            "socklab.calc.op",
+            "socklab.calc.operand2",
+            "socklab.request_in",
+            "socklab.response_in",
+            "socklab.calc.name",
+        ],
+    )
     assert info(rows) == ["Calc name: Alice", "Calc request: 12 + 42", "Calc result: 54", "Calc quit"]
     assert frames(rows) == [4, 10, 12, 14]
     request, result = rows[1], rows[2]
     assert (request["socklab.calc.operand1"], request["socklab.calc.op"], request["socklab.calc.operand2"]) == (
-        ["12"], ["+"], ["42"])
+        ["12"],
+        ["+"],
+        ["42"],
+    )
     assert request["socklab.response_in"] == ["12"] and result["socklab.request_in"] == ["10"]
     assert rows[0]["socklab.calc.name"] == ["Alice"]
     pieces = tshark(tshark_env, pcap, ["tcp.reassembled_in"], display="tcp.reassembled_in")
     assert [(f, r["tcp.reassembled_in"]) for f, r in zip(frames(pieces), pieces, strict=True)] == [
-        (6, ["10"]), (8, ["10"])]
+        (6, ["10"]),
+        (8, ["10"]),
+    ]
 
 
 def test_three_requests_in_one_segment(tshark_env) -> None:
-    rows = tshark(tshark_env, PCAPS / "calc_three_in_one.pcap",
-                  ["socklab.calc.op", "socklab.calc.result", "socklab.error", "socklab.time"])
+    rows = tshark(
+        tshark_env,
+        PCAPS / "calc_three_in_one.pcap",
+        ["socklab.calc.op", "socklab.calc.result", "socklab.error", "socklab.time"],
+    )
     by_frame = dict(zip(frames(rows), rows, strict=True))
     assert by_frame[6]["_ws.col.Info"] == ["Calc request: 1 + 2 | Calc request: 3 * 4 | Calc request: 10 / 0"]
     assert by_frame[6]["socklab.calc.op"] == ["+", "*", "/"]
@@ -106,8 +124,11 @@ def test_three_requests_in_one_segment(tshark_env) -> None:
 
 
 def test_invalid_utf8_and_unknown_lines_are_expert_info(tshark_env) -> None:
-    rows = tshark(tshark_env, PCAPS / "chat_invalid_utf8.pcap",
-                  ["socklab.chat.event", "socklab.chat.member", "socklab.chat.members", "socklab.chat.sender"])
+    rows = tshark(
+        tshark_env,
+        PCAPS / "chat_invalid_utf8.pcap",
+        ["socklab.chat.event", "socklab.chat.member", "socklab.chat.members", "socklab.chat.sender"],
+    )
     by_frame = dict(zip(frames(rows), rows, strict=True))
     assert info(rows) == [
         "Chat login: Batman",
@@ -133,18 +154,33 @@ def test_unknown_port_is_left_alone_until_configured(tshark_env) -> None:
     assert tshark(tshark_env, pcap, []) == []
     rows = tshark(tshark_env, pcap, [], prefs=["socklab.calc_port:9999", "socklab.datetime_port:9998"])
     assert info(rows) == [
-        "Calc name: Carol", "Calc request: 12 + 42", "Calc result: 54",
-        "Date/time request: SEND_DATE", "Date/time reply: 2023-11-14 (date)",
+        "Calc name: Carol",
+        "Calc request: 12 + 42",
+        "Calc result: 54",
+        "Date/time request: SEND_DATE",
+        "Date/time reply: 2023-11-14 (date)",
     ]
 
 
 def test_udp_datetime_pairs_and_unanswered_request(tshark_env) -> None:
-    rows = tshark(tshark_env, PCAPS / "datetime_sll.pcap",
-                  ["socklab.datetime.request", "socklab.datetime.date", "socklab.datetime.time",
-                   "socklab.response_in", "socklab.request_in", "socklab.direction"])
+    rows = tshark(
+        tshark_env,
+        PCAPS / "datetime_sll.pcap",
+        [
+            "socklab.datetime.request",
+            "socklab.datetime.date",
+            "socklab.datetime.time",
+            "socklab.response_in",
+            "socklab.request_in",
+            "socklab.direction",
+        ],
+    )
     assert info(rows) == [
-        "Date/time request: SEND_DATE", "Date/time reply: 2023-11-14 (date)",
-        "Date/time request: SEND_TIME", "Date/time reply: 22:13:21 (time)", "Date/time request: HELLO",
+        "Date/time request: SEND_DATE",
+        "Date/time reply: 2023-11-14 (date)",
+        "Date/time request: SEND_TIME",
+        "Date/time reply: 22:13:21 (time)",
+        "Date/time request: HELLO",
     ]
     assert col(rows, "socklab.response_in") == [["2"], [], ["4"], [], []]
     assert col(rows, "socklab.request_in") == [[], ["1"], [], ["3"], []]
@@ -156,15 +192,21 @@ def test_udp_datetime_pairs_and_unanswered_request(tshark_env) -> None:
 def test_echo_over_ipv6_crlf_and_empty_line(tshark_env) -> None:
     rows = tshark(tshark_env, PCAPS / "ipv6_echo.pcap", ["socklab.echo.request", "socklab.echo.reply"])
     assert info(rows) == [
-        "Echo request: ping", "Echo reply: PING",
-        "Echo request: over six | Echo request: (empty)", "Echo reply: OVER SIX | Echo reply: (empty)",
+        "Echo request: ping",
+        "Echo reply: PING",
+        "Echo request: over six | Echo request: (empty)",
+        "Echo reply: OVER SIX | Echo reply: (empty)",
     ]
     assert rows[2]["socklab.echo.request"] == ["over six", ""]
 
 
 def test_retransmitted_bytes_are_dissected_once(tshark_env) -> None:
-    rows = tshark(tshark_env, PCAPS / "tcp_retransmission.pcap", ["socklab.echo.request"],
-                  prefs=["tcp.reassemble_out_of_order:TRUE"])
+    rows = tshark(
+        tshark_env,
+        PCAPS / "tcp_retransmission.pcap",
+        ["socklab.echo.request"],
+        prefs=["tcp.reassemble_out_of_order:TRUE"],
+    )
     requests = [v for row in rows for v in row.get("socklab.echo.request", [])]
     assert requests == ["hello", "one", "two"]
 
@@ -239,15 +281,38 @@ def test_live_capture_of_the_real_programs(tshark_env, tmp_path: Path) -> None:
         for prog in servers.values():
             prog.stop()
     prefs = [f"socklab.{SERVERS[name]}:{port}" for name, port in ports.items()]
-    rows = tshark(tshark_env, pcap, ["socklab.chat.sender", "socklab.chat.event", "socklab.datetime.time",
-                                     "socklab.datetime.date", "socklab.calc.result"], prefs=prefs)
+    rows = tshark(
+        tshark_env,
+        pcap,
+        [
+            "socklab.chat.sender",
+            "socklab.chat.event",
+            "socklab.datetime.time",
+            "socklab.datetime.date",
+            "socklab.calc.result",
+        ],
+        prefs=prefs,
+    )
     lines = [part for text in info(rows) for part in text.split(" | ")]
-    for expected in ("Echo request: hello udp", "Echo reply: HELLO UDP", "Echo request: hello tcp",
-                     "Echo reply: HELLO TCP", "Calc name: Alice", "Calc request: 12 + 42", "Calc result: 54",
-                     "Calc request: 4.5 / -6", "Calc result: -0.75", "Calc quit", "Chat login: Batman",
-                     "Chat join: Batman (members=1)", "Chat join: Voldemort (members=2)",
-                     "Chat message from Batman: Anyone here?", "Chat Batman: Anyone here?", "Chat quit (Voldemort)",
-                     "Chat leave: Voldemort (members=1)"):
+    for expected in (
+        "Echo request: hello udp",
+        "Echo reply: HELLO UDP",
+        "Echo request: hello tcp",
+        "Echo reply: HELLO TCP",
+        "Calc name: Alice",
+        "Calc request: 12 + 42",
+        "Calc result: 54",
+        "Calc request: 4.5 / -6",
+        "Calc result: -0.75",
+        "Calc quit",
+        "Chat login: Batman",
+        "Chat join: Batman (members=1)",
+        "Chat join: Voldemort (members=2)",
+        "Chat message from Batman: Anyone here?",
+        "Chat Batman: Anyone here?",
+        "Chat quit (Voldemort)",
+        "Chat leave: Voldemort (members=1)",
+    ):
         assert expected in lines, f"{expected!r} not in {lines}"
     replies = [t for t in lines if t.startswith("Date/time reply: ")]
     assert len(replies) == 2 and all(re.fullmatch(r"Date/time reply: [\d:-]+ \((date|time)\)", t) for t in replies)
@@ -269,8 +334,13 @@ EVIDENCE = ROOT / "docs" / "evidence" / "lab.pcap"
 def test_evidence_capture_decodes_cleanly(tshark_env) -> None:
     rows = tshark(tshark_env, EVIDENCE, [])
     lines = [part for text in info(rows) for part in text.split(" | ")]
-    for expected in ("Calc request: 12 + 42", "Calc result: 54", "Chat join: Batman (members=1)",
-                     "Chat Batman: Anyone here?", "Echo reply: HELLO, WORLD"):
+    for expected in (
+        "Calc request: 12 + 42",
+        "Calc result: 54",
+        "Chat join: Batman (members=1)",
+        "Chat Batman: Anyone here?",
+        "Echo reply: HELLO, WORLD",
+    ):
         assert expected in lines, f"{expected!r} not in {lines}"
     problems = tshark(tshark_env, EVIDENCE, [], display="socklab && _ws.expert.severity >= 0x00600000")
     assert all("ERROR" in i or "error" in i for i in info(problems)), info(problems)

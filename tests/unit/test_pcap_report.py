@@ -184,7 +184,9 @@ def test_same_ports_after_close_is_a_new_conversation() -> None:
 
 def test_unfinished_line_is_reported_as_such() -> None:
     srv = ("10.1.0.1", 12000)
-    (conv,) = pr.conversations([packet(1, C, srv, flags=pr.SYN, seq=1), packet(2, C, srv, b"no newline", flags=0x18, seq=2)])
+    (conv,) = pr.conversations(
+        [packet(1, C, srv, flags=pr.SYN, seq=1), packet(2, C, srv, b"no newline", flags=0x18, seq=2)]
+    )
     (line,) = conv.lines
     assert (line.data, line.complete) == (b"no newline", False)
 
