@@ -1,8 +1,8 @@
 """Marks every test by its layer (the folder it lives in), so each layer runs alone:
 
-    pytest -m unit        # protocol and framing code, no sockets, seconds
-    pytest -m loopback    # the real programs as processes on 127.0.0.1
-    pytest -m docker      # the container lab through the Docker SDK
+pytest -m unit        # protocol and framing code, no sockets, seconds
+pytest -m loopback    # the real programs as processes on 127.0.0.1
+pytest -m docker      # the container lab through the Docker SDK
 """
 
 from __future__ import annotations
