@@ -44,7 +44,7 @@ SLOW_RCVBUF = 4096
 MAX_EVENTS_KEPT = 200
 SOURCES_PER_NET = 250
 #: A paced login the server has not answered in this long is started again.
-STUCK_LOGIN = 1.0
+STUCK_LOGIN = 3.0
 
 CONNECTING, LOGGING_IN, JOINED, CLOSED = range(4)
 

@@ -24,6 +24,8 @@ SUSTAIN_ON_TIME_PCT = 99.0
 SUSTAIN_P99_MS = 100.0
 JOIN_TIMEOUT = 30.0
 SETUP_PACING = 64
+MIN_STEP_MESSAGES = 20
+MAX_STEP_SECONDS = 5.0
 #: Rate search: double until a step fails, then refine upwards from the last pass by this factor.
 COARSE_FACTOR = 2.0
 FINE_FACTOR = 2**0.25
@@ -84,7 +86,7 @@ class Plan:
             datetime_sockets=16,
             datetime_seconds=5,
             lab=True,
-            stock_ngircd_max_members=500,
+            stock_ngircd_max_members=100,
         )
 
     @staticmethod
@@ -178,7 +180,9 @@ class ChatRig:
             self.server = None
 
     def step(self, rate: float, seconds: float, **kw) -> dict:
+        """One measured step; a slow rate runs long enough to send ``MIN_STEP_MESSAGES``."""
         assert self.fleet is not None and self.server is not None
+        seconds = max(seconds, min(MIN_STEP_MESSAGES / rate, MAX_STEP_SECONDS))
         cpu0 = self.server.cpu_seconds() or 0.0
         result = self.fleet.step(rate, seconds, **kw)
         cpu1 = self.server.cpu_seconds() or 0.0
@@ -203,7 +207,7 @@ def usable(plan: Plan, name: str, n: int) -> str | None:
     if spec.irc_penalties is not None and not ngircd.available():
         return "ngircd not installed (apt-get install ngircd)"
     if spec.irc_penalties and n > plan.stock_ngircd_max_members:
-        return f"stock ngircd throttles logins (~1/s per address): measured up to {plan.stock_ngircd_max_members}"
+        return f"stock ngircd holds each login for about a second: measured up to {plan.stock_ngircd_max_members}"
     return None
 
 
@@ -322,7 +326,7 @@ def nagle(plan: Plan, log: Callable[[str], None]) -> dict:
             log(f"nagle/delayed-ACK: {name} quickack={quickack}")
             with rig(CHAT_SERVERS[name], plan.nagle_members, quickack=quickack) as r:
                 r.up()
-                step = r.step(plan.nagle_rate_msgs, max(plan.step_seconds, 1.0) * 2)
+                step = r.step(plan.nagle_rate_msgs, plan.step_seconds * 2)
             out["servers"].setdefault(name, {})["quickack" if quickack else "default"] = step
     return out
 

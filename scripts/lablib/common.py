@@ -353,6 +353,17 @@ def remove_project(project: str | None = None) -> None:
         raise LabError(f"project {project}: could not remove {', '.join(left)}")
 
 
+def capture_file(project: str | None = None) -> Path | None:
+    """The pcap this project's capture sidecar writes (it records its name in /tmp/pcap-name)."""
+    for container in project_containers(project, all=False):
+        if container.labels.get(SERVICE_LABEL) != CAPTURE_SERVICE:
+            continue
+        code, out = container.exec_run(["cat", "/tmp/pcap-name"])
+        if code == 0 and out.strip():
+            return CAPTURES / Path(out.decode().strip()).name
+    return None
+
+
 def container_ip(container: Any) -> str:
     networks = container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
     return ", ".join(n["IPAddress"] for n in networks.values() if n.get("IPAddress")) or "-"

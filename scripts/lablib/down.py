@@ -14,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     project = common.project_name()
     try:
+        pcap = common.capture_file(project)  # ask before the sidecar is gone
         # Compose's own down leaves `run` containers (and so the network) behind:
         # stop and remove every container of the project first, capture last.
         common.remove_project(project)
@@ -31,10 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     except common.LabError as exc:
         print(f"scripts/lab down: {exc}", file=sys.stderr)
         return 1
-    pcaps = sorted(common.CAPTURES.glob("*.pcap"), key=lambda p: p.stat().st_mtime)
     common.log(f"project {project} removed")
-    if pcaps:
-        print(f"capture: {pcaps[-1].relative_to(common.ROOT)} ({pcaps[-1].stat().st_size} bytes)")
+    if pcap is not None and pcap.exists():
+        print(f"capture: {pcap.relative_to(common.ROOT)} ({pcap.stat().st_size} bytes)")
     return 0
 
 

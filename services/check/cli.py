@@ -25,7 +25,7 @@ from services.check.session import ARROWS
 from services.cli import PORTS, make_parser, parse
 
 #: Seconds a client role is recorded when no --cmd is given (the client is started elsewhere).
-CLIENT_DURATION = 12.0
+CLIENT_DURATION = 20.0
 
 
 def build_parser() -> argparse.ArgumentParser:
