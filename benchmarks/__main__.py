@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="every scenario, tiny and short (a check, not a timing)")
     parser.add_argument("--only", default="", help=f"comma-separated scenarios ({','.join(scenarios.SCENARIOS)})")
-    parser.add_argument("--servers", default="", help=f"comma-separated chat servers ({','.join(servers.CHAT_SERVERS)})")
+    parser.add_argument(
+        "--servers", default="", help=f"comma-separated chat servers ({','.join(servers.CHAT_SERVERS)})"
+    )
     parser.add_argument("--reps", type=int, help="repetitions at the headline size (default: 2, smoke 1)")
     parser.add_argument("--quickack", action="store_true", help="TCP_QUICKACK on every generator socket")
     parser.add_argument("--cold", action="store_true", help="also time a cold lab start: DELETES the lab's images")
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = (only - set(scenarios.SCENARIOS)) | (set(plan.servers) - set(servers.CHAT_SERVERS))
     if unknown:
         parser.error(f"unknown scenario or server: {', '.join(sorted(unknown))}")
-    scenarios.QUICKACK = args.quickack
+    scenarios.configure(plan, quickack=args.quickack)
     results = run(plan, only, args.cold)
     results["quickack"] = args.quickack
     print(report.render(results))

@@ -150,6 +150,8 @@ class Fleet:
     quickack: bool = False
     slow: int = 0  # how many members (the last ones) never read once joined
     prefix: str = "m"
+    #: Filler bytes before each message's mark, to make lines as long as real chat lines.
+    pad: int = 0
     members: list[Member] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -406,7 +408,7 @@ class Fleet:
         self.sent_flags = bytearray()
         self.got_total = 0
         self.blocked = 0
-        say = self.dialect.say_prefix
+        say = self.dialect.say_prefix + b"x" * self.pad
         eol = self.dialect.eol
         n_send = len(senders)
         self.step_senders = senders

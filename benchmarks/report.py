@@ -45,12 +45,14 @@ def render(results: dict) -> str:
     parts: list[str] = []
     sc = results["scenarios"]
     fan = sc.get("fanout")
+    skipped: dict[str, str] = {}
     if fan:
         rows = []
         for n, servers in fan["sizes"].items():
             for name, res in servers.items():
                 if "skipped" in res:
-                    rows.append([n, name, "skipped: " + res["skipped"], "", "", "", "", "", ""])
+                    rows.append([n, name, "skipped", "", "", "", "", "", ""])
+                    skipped[name] = res["skipped"]
                     continue
                 f = res["fixed"][0] if res["fixed"] else {}
                 rows.append(
@@ -88,7 +90,8 @@ def render(results: dict) -> str:
             for name, v in nag["servers"].items()
         ]
         parts.append(
-            f"light load ({nag['rate_msgs']:g} msgs/s, N={nag['members']}): generator sockets with/without TCP_QUICKACK\n"
+            f"light load ({nag['rate_msgs']:g} msgs/s, N={nag['members']}): "
+            "generator sockets with and without TCP_QUICKACK\n"
             + table(["server", "p50 ms", "p99 ms", "quickack p50", "quickack p99"], rows)
         )
     slow = sc.get("slow")
@@ -122,7 +125,8 @@ def render(results: dict) -> str:
         rows = []
         for name, v in ji["servers"].items():
             if "skipped" in v:
-                rows.append([name, "skipped: " + v["skipped"], "", "", "", ""])
+                rows.append([name, "skipped", "", "", "", ""])
+                skipped[name] = v["skipped"]
                 continue
             j = v["join"]
             rows.append(
@@ -163,12 +167,17 @@ def render(results: dict) -> str:
                     if isinstance(v, dict)
                 )
             )
+    if skipped:
+        parts.append("skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     errors = [f"{k}: {v['error']}" for k, v in sc.items() if isinstance(v, dict) and "error" in v]
     if errors:
         parts.append("errors:\n  " + "\n  ".join(errors))
     targets = results.get("targets", [])
     if targets:
-        rows = [[t["target"], t["measured"], "met" if t["met"] else ("?" if t["met"] is None else "MISSED")] for t in targets]
+        rows = [
+            [t["target"], t["measured"], "met" if t["met"] else ("?" if t["met"] is None else "MISSED")]
+            for t in targets
+        ]
         parts.append("targets\n" + table(["target", "measured", ""], rows))
     return "\n\n".join(parts)
 
@@ -199,7 +208,11 @@ def check_targets(results: dict) -> list[dict]:
         add("p99 at half ngircd's max <= ngircd's", f"{a} ms vs {b} ms", a is not None and b is not None and a <= b)
     slow = sc.get("slow", {}).get("servers", {}).get("socklab")
     if slow:
-        add(f"slow consumer: readers keep >= {TARGET_SLOW_KEPT_PCT:g}%", f"{slow['kept_pct']}%", slow["kept_pct"] >= TARGET_SLOW_KEPT_PCT)
+        add(
+            f"slow consumer: readers keep >= {TARGET_SLOW_KEPT_PCT:g}%",
+            f"{slow['kept_pct']}%",
+            slow["kept_pct"] >= TARGET_SLOW_KEPT_PCT,
+        )
         add("slow consumer: nothing lost for readers", str(slow["with_slow"]["lost"]), slow["with_slow"]["lost"] == 0)
         rss = slow["rss_max_kb"] or 0
         add(
@@ -254,7 +267,8 @@ def svg_plot(results: dict) -> str:
     el = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
         f'<rect width="{W}" height="{H}" fill="white"/>',
-        f'<text x="{LEFT}" y="22" font-size="14">Chat fan-out, {size} members: p99 delivery latency vs offered load</text>',
+        f'<text x="{LEFT}" y="22" font-size="14">'
+        f"Chat fan-out, {size} members: p99 delivery latency vs offered load</text>",
     ]
     for e in range(int(math.log10(x0)), int(math.log10(x1)) + 1):
         x = px(10**e)
@@ -281,7 +295,9 @@ def svg_plot(results: dict) -> str:
         el.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
         el += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>' for x, y in pts]
         ly = TOP + 10 + 20 * i
-        el.append(f'<line x1="{W - RIGHT + 12}" y1="{ly}" x2="{W - RIGHT + 32}" y2="{ly}" stroke="{color}" stroke-width="2"/>')
+        el.append(
+            f'<line x1="{W - RIGHT + 12}" y1="{ly}" x2="{W - RIGHT + 32}" y2="{ly}" stroke="{color}" stroke-width="2"/>'
+        )
         el.append(f'<text x="{W - RIGHT + 38}" y="{ly + 4}">{escape(name)}</text>')
     el.append("</svg>")
     return "\n".join(el) + "\n"

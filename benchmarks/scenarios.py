@@ -24,13 +24,15 @@ SUSTAIN_ON_TIME_PCT = 99.0
 SUSTAIN_P99_MS = 100.0
 JOIN_TIMEOUT = 30.0
 SETUP_PACING = 64
-MIN_STEP_MESSAGES = 20
-MAX_STEP_SECONDS = 5.0
+#: A slow step is stretched to carry this many messages, but not beyond this many seconds.
+STEP_LIMITS = {"min_messages": 20, "max_seconds": 5.0}
 #: Rate search: double until a step fails, then refine upwards from the last pass by this factor.
 COARSE_FACTOR = 2.0
 FINE_FACTOR = 2**0.25
 SEARCH_START_DPS = 50_000
 SEARCH_MAX_DPS = 20_000_000
+#: Bytes of filler per slow-consumer message (a line of about 120 bytes, as people type).
+SLOW_PAD = 100
 #: Ask for immediate ACKs on every generator socket (``--quickack``).
 QUICKACK = False
 
@@ -61,6 +63,8 @@ class Plan:
     datetime_seconds: float
     lab: bool
     stock_ngircd_max_members: int
+    min_step_messages: int = 20
+    max_step_seconds: float = 5.0
 
     @staticmethod
     def full() -> Plan:
@@ -75,11 +79,11 @@ class Plan:
             reps=2,
             max_search_steps=12,
             nagle_members=100,
-            nagle_rate_msgs=20,
+            nagle_rate_msgs=100,
             slow_members=100,
             slow_rate_msgs=1000,
             slow_seconds=60,
-            slow_seconds_peers=15,
+            slow_seconds_peers=30,
             idle_members=1000,
             calc_sessions=200,
             calc_seconds=5,
@@ -114,7 +118,15 @@ class Plan:
             datetime_seconds=0.5,
             lab=False,
             stock_ngircd_max_members=10,
+            min_step_messages=3,
+            max_step_seconds=1.0,
         )
+
+
+def configure(plan: Plan, *, quickack: bool) -> None:
+    global QUICKACK
+    QUICKACK = quickack
+    STEP_LIMITS.update(min_messages=plan.min_step_messages, max_seconds=plan.max_step_seconds)
 
 
 def interleaved(names: tuple[str, ...], rep: int) -> tuple[str, ...]:
@@ -138,9 +150,9 @@ def sustained(step: dict) -> bool:
 class ChatRig:
     """One chat server plus N joined members; rebuilt when a step leaves members dropped."""
 
-    def __init__(self, spec: ServerSpec, n: int, *, slow: int = 0, quickack: bool | None = None) -> None:
+    def __init__(self, spec: ServerSpec, n: int, *, slow: int = 0, quickack: bool | None = None, pad: int = 0) -> None:
         quickack = QUICKACK if quickack is None else quickack
-        self.spec, self.n, self.slow, self.quickack = spec, n, slow, quickack
+        self.spec, self.n, self.slow, self.quickack, self.pad = spec, n, slow, quickack, pad
         self.server: Server | None = None
         self.fleet: Fleet | None = None
         self.joins: list[dict] = []
@@ -148,7 +160,9 @@ class ChatRig:
     def up(self, *, storm: bool = False) -> loadgen.JoinResult:
         assert self.spec.dialect is not None
         self.server = Server(self.spec).start()
-        self.fleet = Fleet(self.spec.dialect, self.server.port, self.n, quickack=self.quickack, slow=self.slow)
+        self.fleet = Fleet(
+            self.spec.dialect, self.server.port, self.n, quickack=self.quickack, slow=self.slow, pad=self.pad
+        )
         # Setting up a room is not what is measured: pace it for every server. The storm is unpaced
         # unless the server's listen backlog needs it (then the result says so).
         pacing = self.spec.join_pacing if storm else (self.spec.join_pacing or SETUP_PACING)
@@ -182,7 +196,7 @@ class ChatRig:
     def step(self, rate: float, seconds: float, **kw) -> dict:
         """One measured step; a slow rate runs long enough to send ``MIN_STEP_MESSAGES``."""
         assert self.fleet is not None and self.server is not None
-        seconds = max(seconds, min(MIN_STEP_MESSAGES / rate, MAX_STEP_SECONDS))
+        seconds = max(seconds, min(STEP_LIMITS["min_messages"] / rate, STEP_LIMITS["max_seconds"]))
         cpu0 = self.server.cpu_seconds() or 0.0
         result = self.fleet.step(rate, seconds, **kw)
         cpu1 = self.server.cpu_seconds() or 0.0
@@ -233,7 +247,7 @@ def fanout(plan: Plan, log: Callable[[str], None]) -> dict:
                     continue
                 log(f"fan-out N={n} {name} (repetition {rep + 1}/{reps})")
                 per_server[name]["fixed"].append(_fixed_and_search(plan, name, n, per_server[name]["search"]))
-        for name, res in per_server.items():
+        for res in per_server.values():
             if "skipped" not in res:
                 res["max_sustained_dps"] = [s["max_sustained_dps"] for s in res["search"]]
                 res["max_sustained_dps_median"] = _median(res["max_sustained_dps"])
@@ -334,34 +348,41 @@ def nagle(plan: Plan, log: Callable[[str], None]) -> dict:
 # ---- slow consumer -------------------------------------------------------------------------
 
 
+class Sampler:
+    """Once a second during the slow-consumer run: the server's RSS and the readers' delivery rate."""
+
+    def __init__(self, server: Server, fleet: Fleet) -> None:
+        self.server, self.fleet = server, fleet
+        self.samples: list[dict] = []
+        self.last = (0, time.monotonic())
+
+    def sample(self, t: float) -> None:
+        now, got = time.monotonic(), self.fleet.got_total
+        rate = (got - self.last[0]) / (now - self.last[1])
+        self.last = (got, now)
+        self.samples.append({"t": round(t, 1), "rss_kb": self.server.rss_kb(), "reader_dps": round(rate)})
+
+
 def slow_consumer(plan: Plan, log: Callable[[str], None]) -> dict:
     """N readers plus one member that never reads: the readers' rate against a run where it reads."""
-    out: dict = {"readers": plan.slow_members, "rate_msgs": plan.slow_rate_msgs, "servers": {}}
+    out: dict = {"readers": plan.slow_members, "rate_msgs": plan.slow_rate_msgs, "line_pad": SLOW_PAD, "servers": {}}
     for name in plan.servers:
         if usable(plan, name, plan.slow_members + 1) or CHAT_SERVERS[name].per_client_rate is not None:
             continue
         seconds = plan.slow_seconds if name == "socklab" else plan.slow_seconds_peers
         log(f"slow consumer: {name} for {seconds:g} s")
-        with rig(CHAT_SERVERS[name], plan.slow_members + 1, slow=1) as r:
+        # Lines as long as real chat lines, so the slow member's backlog outgrows the kernel's buffers.
+        with rig(CHAT_SERVERS[name], plan.slow_members + 1, slow=1, pad=SLOW_PAD) as r:
             r.up()
             assert r.fleet is not None and r.server is not None
             baseline = r.step(plan.slow_rate_msgs, plan.step_seconds)
             r.fleet.freeze_slow()
-            samples: list[dict] = []
-            last = [0, time.monotonic()]
-            srv, fleet = r.server, r.fleet
-
-            def sample(t: float) -> None:
-                now = time.monotonic()
-                got = fleet.got_total
-                rate = (got - last[0]) / (now - last[1])
-                last[:] = [got, now]
-                samples.append({"t": round(t, 1), "rss_kb": srv.rss_kb(), "reader_dps": round(rate)})
-
+            sampler = Sampler(r.server, r.fleet)
             start = time.monotonic()
-            run = r.step(plan.slow_rate_msgs, seconds, on_second=sample)
-            slow = fleet.read_slow()
-            left = [round(t - start, 2) for t in fleet.leave_events(fleet.members[-1].name)]
+            run = r.step(plan.slow_rate_msgs, seconds, on_second=sampler.sample)
+            slow = r.fleet.read_slow()
+            left = [round(t - start, 2) for t in r.fleet.leave_events(r.fleet.members[-1].name)]
+            samples = sampler.samples
         kept = run["achieved_dps"] / baseline["achieved_dps"] * 100 if baseline["achieved_dps"] else 0.0
         out["servers"][name] = {
             "seconds": seconds,

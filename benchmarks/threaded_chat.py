@@ -23,6 +23,7 @@ Run: ``python3 -m benchmarks.threaded_chat [--host H] [--port P]``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import socket
 import sys
@@ -59,10 +60,8 @@ class ThreadedServer:
         with self.lock:
             for conn, _ in self.members:
                 if conn is not skip:
-                    try:
+                    with contextlib.suppress(OSError):  # its own thread notices and removes it
                         conn.sendall(data)
-                    except OSError:
-                        pass  # its own thread notices and removes it
 
     def login(self, conn: socket.socket, reader) -> str | None:
         """Read names until one is accepted; the join notice goes out under the same lock."""
@@ -75,7 +74,8 @@ class ThreadedServer:
                 reason = self.refusal(name)
                 if reason is None:
                     self.members.append((conn, name))
-                    notice = f"Server: time={time.strftime('%H:%M:%S')} {name} has joined. Member count={len(self.members)}"
+                    count = len(self.members)
+                    notice = f"Server: time={time.strftime('%H:%M:%S')} {name} has joined. Member count={count}"
             if reason is not None:
                 conn.sendall(f"ERROR {reason}\n".encode())
                 continue
@@ -119,14 +119,12 @@ class ThreadedServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"python3 -m benchmarks.threaded_chat", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python3 -m benchmarks.threaded_chat", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         ThreadedServer(args.host, args.port).listen()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -64,7 +64,7 @@ LOG_TAIL = 60  # lines per container attached to a failing test's report
 #: to the server, the server's lines come out on stdout. Tests use it to speak a protocol exactly
 #: (the real client programs add prompts and formatting) while still from the client's own host.
 RELAY = """
-import socket, sys, threading
+import os, socket, sys, threading
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
 s.settimeout(None)
 print("#relay connected %s:%d" % s.getsockname()[:2], flush=True)
@@ -83,6 +83,7 @@ try:
     print("#relay closed", flush=True)
 except OSError as exc:
     print("#relay error %s" % exc, flush=True)
+os._exit(0)  # the stdin thread may still block in read(): don't wait for it at interpreter shutdown
 """
 RELAY_CONNECTED_RE = r"^#relay connected (?P<ip>[\d.]+):(?P<port>\d+)$"
 
@@ -535,6 +536,11 @@ class Lab:
 
     def undrop(self, target: str | Any, rule: list[str]) -> None:
         self.exec_ok(target, ["iptables", "-D", *rule], user="root")
+
+    def dropped(self, target: str | Any) -> int:
+        """Packets the DROP rules on INPUT have dropped so far (iptables' counters)."""
+        out = self.exec_ok(target, ["iptables", "-L", "INPUT", "-v", "-x", "-n"], user="root")
+        return sum(int(line.split()[0]) for line in out.splitlines() if " DROP " in f" {line} ")
 
     # --- capture ----------------------------------------------------------------
 

@@ -77,7 +77,7 @@ def test_client_loop_asks_every_one_to_two_seconds(lab: Lab) -> None:
             assert reply.payload.endswith(b"\n"), reply
             datetime.strptime(reply.payload.decode().removesuffix("\n"), REPLY_FORMATS[word])
             seen.add(word)
-    assert seen == set(REPLY_FORMATS) or len(pairs) < 8, f"only {seen} requests in {len(pairs)}"
+    assert seen == set(REPLY_FORMATS) or len(pairs) < 20, f"only {seen} requests in {len(pairs)}"
 
 
 def test_lossy_link_reports_lost_replies_and_keeps_going(lab: Lab) -> None:
