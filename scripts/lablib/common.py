@@ -24,7 +24,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yaml"
-CAPTURES = ROOT / "captures"
+#: Where the capture sidecar writes pcaps (compose.yaml reads the same variable).
+CAPTURES = ROOT / os.environ.get("SOCKLAB_CAPTURES", "captures")
 
 #: The image every lab container runs, and where it comes from.
 IMAGE = os.environ.get("SOCKLAB_IMAGE", "socklab:latest")

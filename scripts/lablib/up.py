@@ -19,6 +19,7 @@ LAB_SETTINGS = (
     "SOCKLAB_IMAGE",
     "SOCKLAB_TZ",
     "SOCKLAB_HEALTH_INTERVAL",
+    "SOCKLAB_CAPTURES",
 )
 
 #: Interactive clients (profile "clients") and what to try in each.
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, hint in CLIENTS:
         print(f"  {settings}{compose} run --rm {name:<16} # {hint}")
     print("\nFollow the date/time client:  scripts/lab logs -f datetime-client")
-    print("Traffic is recorded in:       captures/ (open the newest .pcap in Wireshark after scripts/lab down)")
+    pcap = common.capture_file()
+    where = pcap.relative_to(common.ROOT) if pcap and pcap.is_relative_to(common.ROOT) else pcap or common.CAPTURES
+    print(f"Traffic is recorded in:       {where} (open it in Wireshark; complete after scripts/lab down)")
     return 0
 
 

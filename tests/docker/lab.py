@@ -87,13 +87,6 @@ os._exit(0)  # the stdin thread may still block in read(): don't wait for it at 
 """
 RELAY_CONNECTED_RE = r"^#relay connected (?P<ip>[\d.]+):(?P<port>\d+)$"
 
-#: Replaces the capture's bind mount (./captures) so a test run never writes into the user's folder.
-CAPTURE_OVERRIDE = """services:
-  capture:
-    volumes: ["{captures}:/captures"]
-"""
-
-
 T = TypeVar("T")
 
 
@@ -247,14 +240,12 @@ class Lab:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{project}-"))
         self.captures = self.workdir / "captures"
         self.captures.mkdir()
-        override = self.workdir / "compose.override.yaml"
-        override.write_text(CAPTURE_OVERRIDE.format(captures=self.captures))
-        self.compose_argv = [*common.lab_compose(project), "-f", str(override)]
+        self.compose_argv = common.lab_compose(project)
         self.env = common.lab_env(
             SOCKLAB_PROJECT=project,
             SOCKLAB_NET_PREFIX=self.prefix,
             SOCKLAB_BRIDGE=self.bridge,
-            SOCKLAB_CAPTURES=str(self.captures),
+            SOCKLAB_CAPTURES=str(self.captures),  # a test run never writes into the user's captures/
             SOCKLAB_IMAGE=common.IMAGE,
             SOCKLAB_TZ="UTC",  # the date/time checks compare with docker's UTC log timestamps
         )
