@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers", default="", help=f"comma-separated chat servers ({','.join(servers.CHAT_SERVERS)})"
     )
+    parser.add_argument("--sizes", default="", help="comma-separated fan-out room sizes (default: 100,500,1000)")
     parser.add_argument("--reps", type=int, help="repetitions at the headline size (default: 2, smoke 1)")
     parser.add_argument("--quickack", action="store_true", help="TCP_QUICKACK on every generator socket")
     parser.add_argument("--cold", action="store_true", help="also time a cold lab start: DELETES the lab's images")
@@ -105,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan.smoke() if args.smoke else Plan.full()
     if args.servers:
         plan = dataclasses.replace(plan, servers=tuple(s for s in args.servers.split(",") if s))
+    if args.sizes:
+        sizes = tuple(int(s) for s in args.sizes.split(",") if s)
+        headline = plan.headline_size if plan.headline_size in sizes else sizes[0]
+        plan = dataclasses.replace(plan, fanout_sizes=sizes, search_sizes=sizes, headline_size=headline)
     if args.reps:
         plan = dataclasses.replace(plan, reps=args.reps)
     only = {s for s in args.only.split(",") if s}

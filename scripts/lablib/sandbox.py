@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,8 @@ LOG_MAX_BYTES = 1 << 20
 #: Containers' relative CPU weight under contention (docker's default is 1024): the checker and
 #: the capture keep their timing even while students' programs spin.
 STUDENT_CPU_SHARES = 256
+#: /dev/shm of a student container (docker's default is 64 MB).
+SHM_BYTES = 1 << 20
 #: Seconds a container gets to exit on SIGTERM before it is killed.
 STOP_TIMEOUT = 2
 #: How long one Docker API call may take before the grader gives up on it.
@@ -93,6 +96,7 @@ def student_settings(limits: Limits) -> dict[str, Any]:
         "nano_cpus": int(limits.cpus * 1e9),
         "cpu_shares": STUDENT_CPU_SHARES,
         "pids_limit": limits.pids,
+        "shm_size": SHM_BYTES,  # /dev/shm is a second tmpfs: keep it tiny
         "init": True,  # docker-init reaps what the program leaves and forwards SIGTERM
         "working_dir": "/tmp",
         "environment": {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
@@ -165,6 +169,130 @@ def holder_settings(capture: bool = False) -> dict[str, Any]:
 
 class SandboxError(Exception):
     """The sandbox could not be set up (not the student's fault)."""
+
+
+def start_holder(
+    client: Any,
+    resources: Resources,
+    *,
+    name: str,
+    network: str,
+    ip: str,
+    subnet: str,
+    labels: dict[str, str],
+    aliases: list[str] | None = None,
+    capture: Path | None = None,
+    hostname: str | None = None,
+    image: str,
+) -> Any:
+    """Start a holder at ``ip`` on ``network`` with the firewall in place; with ``capture``, tcpdump writes there.
+
+    The capture starts before the student's program (it is the holder's own
+    process), so the pcap holds every packet of the namespace from the first SYN.
+    """
+
+    settings = holder_settings(capture=capture is not None)
+    if capture is None:
+        command, entrypoint, volumes = ["infinity"], "sleep", {}
+    else:
+        capture.parent.mkdir(parents=True, exist_ok=True)
+        # -C/-W: one file, restarted past the size cap, so a flood cannot fill the disk.
+        command = ["-i", "eth0", "-n", "-U", "--immediate-mode", "-Z", "root", "-C", str(CAPTURE_MAX_MB), "-W", "1"]
+        command += ["-w", f"/capture/{capture.name}"]
+        entrypoint, volumes = "tcpdump", {str(capture.parent.resolve()): {"bind": "/capture", "mode": "rw"}}
+    endpoint = client.api.create_endpoint_config(ipv4_address=ip, aliases=aliases or None)
+    holder = resources.container(
+        client.containers.create(
+            image,
+            command,
+            entrypoint=entrypoint,
+            name=name,
+            hostname=hostname or name[:63],
+            labels=labels,
+            volumes=volumes,
+            network=network,
+            networking_config={network: endpoint},
+            **settings,
+        )
+    )
+    holder.start()
+    if capture is not None:
+        wait_until(lambda: capture.exists() or _exited(holder), HOLDER_TIMEOUT, f"tcpdump in {name} to start")
+    if _exited(holder):
+        output = holder.logs(tail=20).decode("utf-8", "replace").strip()
+        raise SandboxError(f"{name} stopped at once: {output}")
+    apply_firewall(holder, subnet, subnet_gateway(subnet))
+    return holder
+
+
+#: Megabytes of capture kept per holder (tcpdump -C).
+CAPTURE_MAX_MB = 32
+#: Seconds a holder may take to be ready.
+HOLDER_TIMEOUT = 15.0
+
+
+def _exited(container: Any) -> bool:
+    container.reload()
+    return container.status in {"exited", "dead"}
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SandboxError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def start_student(
+    client: Any,
+    resources: Resources,
+    *,
+    name: str,
+    holder: Any,
+    submission: Path,
+    argv: list[str],
+    labels: dict[str, str],
+    limits: Limits,
+    image: str,
+    environment: dict[str, str] | None = None,
+    volumes: dict[str, dict[str, str]] | None = None,
+) -> Any:
+    """Start an untrusted program in ``holder``'s network namespace, its submission mounted read-only.
+
+    ``volumes``: more bind mounts (read-only ones only: the sandbox's files are the tmpfs).
+    """
+    mounts, _inside = submission_mount(submission)
+    mounts |= volumes or {}
+    settings = student_settings(limits)
+    settings["environment"] = {**settings["environment"], **(environment or {})}
+    container = resources.container(
+        client.containers.create(
+            image,
+            entrypoint=argv,  # replaces the image's entrypoint and its default command
+            name=name,
+            labels=labels,
+            volumes=mounts,
+            network_mode=f"container:{holder.id}",
+            **settings,
+        )
+    )
+    container.start()
+    return container
+
+
+def blocked_packets(holder: Any) -> dict[str, int]:
+    """Packets the firewall refused, by rule: {"host": n, "outside": n} (empty if it cannot be read)."""
+    code, out = holder.exec_run(["iptables", "-L", "OUTPUT", "-v", "-x", "-n"], user="root")
+    if code != 0:
+        return {}
+    counts = {"host": 0, "outside": 0}
+    for line in (out or b"").decode().splitlines():
+        if "REJECT" not in line:
+            continue
+        packets = int(line.split()[0])
+        counts["host" if "admin-prohib" in line else "outside"] += packets
+    return counts
 
 
 # --- what happened to a student container ------------------------------------------------------

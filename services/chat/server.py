@@ -6,13 +6,17 @@ becomes N-1 lines out. How it stays fast:
 
 * ``asyncio.Protocol`` callbacks, not streams: no task, future or await per
   line, just a function call per chunk received.
-* Encode once: a relayed line becomes bytes once and the same ``bytes``
-  object is queued for every recipient. Consecutive lines from one sender in
-  one chunk become a single buffer, queued once per recipient.
-* One write per member per loop pass: queuing only appends to the member's
-  ``out`` list and marks it dirty; a single ``call_soon`` callback then joins
-  each dirty member's list and calls ``transport.write`` once. Ten senders in
-  one pass cost each recipient one ``send()``, not ten.
+* Encode once, for the whole room: what the room hears in one loop pass is
+  kept in one list (``_room_lines``), not copied into every member's queue.
+  At the end of the pass it is joined into one ``bytes`` object, and every
+  member that sent nothing in that pass is given that same object. Only the
+  pass's senders, who must not hear their own lines, get a copy with their
+  own bytes cut out. A message costs the server O(1) Python work to queue,
+  not O(members); the per-member work is one step per pass.
+* One write per member per loop pass: a single ``call_soon`` callback
+  (``flush``) hands out the pass's room lines and calls ``transport.write``
+  once per member. Ten senders in one pass cost each recipient one
+  ``send()``, not ten.
 * Bounded memory, like IRC's "SendQ exceeded": once the kernel has taken what
   it will, a member whose unsent bytes exceed ``--max-pending`` is
   disconnected as a slow consumer and the others get the leave notice.
@@ -35,7 +39,7 @@ import signal
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from services import cli
 from services.chat.protocol import MAX_MEMBERS, Room, To
@@ -124,7 +128,12 @@ class ChatServer:
         self.verbose = verbose
         self.connections: set[Connection] = set()
         self.stopping = False
-        self._dirty: list[Connection] = []  # members with queued output, each once
+        self._dirty: list[Connection] = []  # connections with queued output, each once
+        # This pass's lines for the room, in order, each with the member that must not get it
+        # (its sender; None for notices to everyone). Handed out by _deal().
+        self._room_lines: list[bytes] = []
+        self._room_bytes = 0  # total length of _room_lines
+        self._own: dict[Connection, list[tuple[int, int]]] = {}  # sender -> where its lines lie in the join
         self._flush_scheduled = False
         self._second = -1
         self._clock = ""
@@ -158,9 +167,13 @@ class ChatServer:
         for item in items:
             if conn.closing:  # after quit, the rest of the chunk is not a new login
                 break
+            if conn.name is None:  # a login may come next: earlier room lines are not for the newcomer
+                self._deal()
             deliveries = room.receive(conn, item, self.now())
             if conn.name is None and conn in room:
                 self._joined(conn)
+            elif conn.name is not None and conn not in room and self._room_lines:
+                self._queue(conn, self._room_lines_for(conn))  # it quit: it still gets what was said before
             for to, line in deliveries:
                 if to is To.OTHERS:
                     batch.append(line)
@@ -229,20 +242,42 @@ class ChatServer:
     # -- output: queue now, write once per pass -------------------------------------------
 
     def _queue(self, conn: Connection, data: bytes) -> None:
+        """Queue bytes for one connection, after any room lines it is still owed."""
+        if self._room_lines and conn in self.room:
+            self._deal()  # keep the order: what the room said first goes out first
         if not conn.out:
             self._dirty.append(conn)
         conn.out.append(data)
 
     def _broadcast(self, data: bytes, exclude: Connection | None) -> None:
-        """Queue the same bytes for every member but ``exclude``: the hot loop, kept lean."""
+        """Queue ``data`` for every member but ``exclude``: O(1), however many members there are."""
+        if exclude is not None:
+            self._own.setdefault(exclude, []).append((self._room_bytes, self._room_bytes + len(data)))
+        self._room_lines.append(data)
+        self._room_bytes += len(data)
+        self._schedule_flush()
+
+    def _room_lines_for(self, conn: Connection) -> bytes:
+        """This pass's room lines as ``conn`` must get them: all of them but its own."""
+        return cut(b"".join(self._room_lines), self._own.get(conn, ()))
+
+    def _deal(self) -> None:
+        """Hand this pass's room lines to every member's queue: one shared ``bytes`` for most of them."""
+        if not self._room_lines:
+            return
+        everyone = b"".join(self._room_lines)
+        own = self._own
         dirty = self._dirty
         for conn in self.room.members:
-            if conn is not exclude:
-                out = conn.out
-                if not out:
-                    dirty.append(conn)
-                out.append(data)
-        self._schedule_flush()
+            ranges = own.get(conn)
+            data = everyone if ranges is None else cut(everyone, ranges)
+            out = conn.out
+            if not out:
+                dirty.append(conn)
+            out.append(data)
+        self._room_lines = []
+        self._room_bytes = 0
+        self._own = {}
 
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
@@ -252,6 +287,7 @@ class ChatServer:
     def flush(self) -> None:
         """Write each dirty member's queue in one ``transport.write``; drop members too far behind."""
         self._flush_scheduled = False
+        self._deal()
         dirty, self._dirty = self._dirty, []
         limit = self.max_pending
         for conn in dirty:
@@ -309,6 +345,18 @@ class ChatServer:
         for conn in list(self.connections):  # members that would not take the notice
             conn.transport.abort()  # type: ignore[union-attr]
         await asyncio.sleep(0)  # let connection_lost run
+
+
+def cut(data: bytes, ranges: Sequence[tuple[int, int]]) -> bytes:
+    """``data`` without the ``(start, end)`` byte ranges (ascending, not overlapping)."""
+    if not ranges:
+        return data
+    pieces, pos = [], 0
+    for start, end in ranges:
+        pieces.append(data[pos:start])
+        pos = end
+    pieces.append(data[pos:])
+    return b"".join(pieces)
 
 
 def reset_on_close(transport: asyncio.BaseTransport) -> None:
