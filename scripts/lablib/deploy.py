@@ -1,4 +1,4 @@
-"""Serve the lab from another machine (a cloud VM): ship the image, start its servers there, print the firewall rules.
+"""Run the servers on a cloud VM: ship the image, start them there, print the firewall rules and the teardown.
 
     scripts/lab deploy ssh://ubuntu@203.0.113.10 --allow 198.51.100.0/24
     scripts/lab deploy --down ssh://ubuntu@203.0.113.10
@@ -36,6 +36,8 @@ from services.cli import PORTS
 
 DEPLOY_DIR = Path("deploy")
 DEPLOY_COMPOSE = DEPLOY_DIR / "compose.yaml"
+CLOUD_INIT = DEPLOY_DIR / "cloud-init.yaml"
+SETUP_SCRIPT = "/usr/local/sbin/socklab-setup"
 DEFAULT_PROJECT = "socklab-server"
 #: What the target builds on when it builds the image itself (it has a registry: it is on the internet).
 REMOTE_BASE = common.UPSTREAM_BASE
@@ -101,9 +103,14 @@ def _url_host(url: str) -> str | None:
 
 def context_endpoint(name: str) -> str | None:
     """The Docker endpoint of a context, or None if no such context exists."""
-    done = subprocess.run(
-        ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}", name], capture_output=True, text=True
-    )
+    try:
+        done = subprocess.run(
+            ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}", name],
+            capture_output=True,
+            text=True,
+        )
+    except OSError:  # no docker CLI here: a dry run still works
+        return None
     return done.stdout.strip() if done.returncode == 0 else None
 
 
@@ -147,7 +154,7 @@ class Step:
     why: str
     pipeline: list[Cmd]
     check: bool = True
-    stdout: list[str] = field(default_factory=list)
+    input: str | None = None  # fed to the (single) command's stdin
 
     def show(self, target: Target) -> str:
         return " | ".join(c.show(target) for c in self.pipeline)
@@ -166,7 +173,7 @@ class Runner:
         if not quiet:
             common.log(f"{step.why}: {step.show(self.target)}")
         start = time.monotonic()
-        done = self._execute(step.pipeline)
+        done = self._execute(step.pipeline, step.input)
         if step.check and done.returncode != 0:
             sys.stderr.write(done.stdout + done.stderr)
             raise common.LabError(f"{step.why} failed (exit {done.returncode}): {step.show(self.target)}")
@@ -181,10 +188,12 @@ class Runner:
         done = self._execute([Cmd(argv, remote)])
         return done.stdout.strip() if done.returncode == 0 else None
 
-    def _execute(self, pipeline: list[Cmd]) -> subprocess.CompletedProcess[str]:
+    def _execute(self, pipeline: list[Cmd], input: str | None = None) -> subprocess.CompletedProcess[str]:
         if len(pipeline) == 1:
             cmd = pipeline[0]
-            return subprocess.run(cmd.argv, env=self._env(cmd), cwd=common.ROOT, capture_output=True, text=True)
+            return subprocess.run(
+                cmd.argv, env=self._env(cmd), cwd=common.ROOT, capture_output=True, text=True, input=input
+            )
         # A pipeline: each stage's stdout feeds the next; the first failing stage decides the status.
         procs: list[subprocess.Popen[bytes]] = []
         stdin = None
@@ -235,6 +244,23 @@ def display_compose() -> list[str]:
         return common.compose_cmd()
     except common.LabError:
         return ["docker", "compose"]
+
+
+def setup_step(target: Target) -> Step:
+    """Install Docker on a running VM over ssh: the script deploy/cloud-init.yaml runs at first boot."""
+    url = urlsplit(target.value)
+    if target.variable != "DOCKER_HOST" or url.scheme != "ssh" or not url.hostname:
+        raise common.LabError("--setup needs an ssh target (ssh://user@host or user@host)")
+    import yaml  # the venv has it; only --setup needs it
+
+    user_data = yaml.safe_load((common.ROOT / CLOUD_INIT).read_text())
+    script = next(f["content"] for f in user_data["write_files"] if f["path"] == SETUP_SCRIPT)
+    dest = f"{url.username}@{url.hostname}" if url.username else url.hostname
+    port = ["-p", str(url.port)] if url.port else []
+    argv = ["ssh", *port, dest, "sudo", "bash", "-s"]
+    return Step(
+        f"install Docker on {dest} (the script of {CLOUD_INIT}, < stdin)", [Cmd(argv, remote=False)], input=script
+    )
 
 
 def image_steps(runner: Runner, image: str, transfer: str) -> list[Step]:
@@ -391,6 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--down", action="store_true", help="remove the servers (containers, network, captures) instead"
     )
+    parser.add_argument(
+        "--setup",
+        action="store_true",
+        help="first install Docker on the VM over ssh (an instance without the user data)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument(
         "--allow", action="append", default=[], metavar="CIDR", help="source range to let in (repeatable)"
@@ -413,7 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
 def deploy(args: argparse.Namespace, target: Target, runner: Runner, cidrs: list[str]) -> None:
     if args.dry_run:
         print(f"# socklab: deploy the servers to {target.spec} (project {args.project}); from {common.ROOT}")
-    elif args.transfer != "build" and not args.no_build and args.image == common.IMAGE:
+    if args.setup:
+        runner.run(setup_step(target))
+    if not args.dry_run and args.transfer != "build" and not args.no_build and args.image == common.IMAGE:
         common.ensure_images()  # the copy is the image of the current services/
     for step in image_steps(runner, args.image, args.transfer):
         runner.run(step)
