@@ -49,6 +49,7 @@ def machine() -> dict:
         "server_cpu": servers.SERVER_CPU,
         "generator_cpu": servers.GENERATOR_CPU,
         "loadavg_start": os.getloadavg(),
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
     }
 
 
@@ -100,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="", help="comma-separated fan-out room sizes (default: 100,500,1000)")
     parser.add_argument("--reps", type=int, help="repetitions at the headline size (default: 2, smoke 1)")
     parser.add_argument("--quickack", action="store_true", help="TCP_QUICKACK on every generator socket")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="scheduling priority for the generator and every server it starts (root may go below 0; "
+        "for a machine shared with other work, e.g. -5: same for every server)",
+    )
     parser.add_argument("--cold", action="store_true", help="also time a cold lab start: DELETES the lab's images")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory for the JSON and SVG")
     args = parser.parse_args(argv)
@@ -117,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenario or server: {', '.join(sorted(unknown))}")
     scenarios.configure(plan, quickack=args.quickack)
+    if args.nice:
+        os.nice(args.nice)  # the servers are this process's children: they inherit it
     results = run(plan, only, args.cold)
     results["quickack"] = args.quickack
     print(report.render(results))

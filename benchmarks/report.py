@@ -64,7 +64,10 @@ def render(results: dict) -> str:
                         f.get("p99_ms"),
                         f.get("lost"),
                         res.get("max_sustained_dps_median"),
-                        "/".join(fmt(v) for v in res.get("max_sustained_dps", [])),
+                        "/".join(
+                            (">=" if s.get("lower_bound") else "") + fmt(s["max_sustained_dps"])
+                            for s in res.get("search", [])
+                        ),
                         fmt(res.get("noise_pct"), "%"),
                     ]
                 )
@@ -72,6 +75,8 @@ def render(results: dict) -> str:
             f"chat fan-out (fixed point: {fan['fixed_rate_msgs']:g} msgs/s; max = highest rate with "
             "≥99% on time, p99 < 100 ms, nothing lost or duplicated)\n"
             + table(["N", "server", "deliv/s", "p50 ms", "p99 ms", "lost", "max deliv/s", "per rep", "spread"], rows)
+            + "\n(>= : never failed before the search's top rate, so the real maximum is higher; "
+            "a failing step is run twice before it counts)"
         )
     half = sc.get("half_peer")
     if half and "servers" in half:
@@ -197,9 +202,10 @@ def check_targets(results: dict) -> list[dict]:
     peer = servers.get("ngircd-nopenalty", {}).get("max_sustained_dps_median")
     if ours is not None and peer:
         ratio = ours / peer
+        at_least = ">=" if all(s.get("lower_bound") for s in servers["socklab"].get("search", [])) else ""
         add(
             f"fan-out N={size}: max deliveries/s >= {TARGET_RATIO_VS_NGIRCD}x ngircd (penalties off)",
-            f"{ratio:.2f}x ({fmt(ours)} vs {fmt(peer)})",
+            f"{at_least}{ratio:.2f}x ({at_least}{fmt(ours)} vs {fmt(peer)})",
             ratio >= TARGET_RATIO_VS_NGIRCD,
         )
     half = sc.get("half_peer", {}).get("p99_ms_median", {})

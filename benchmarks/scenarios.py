@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from benchmarks import loadgen, ngircd
 from benchmarks.loadgen import Fleet
@@ -30,7 +31,10 @@ STEP_LIMITS = {"min_messages": 20, "max_seconds": 5.0}
 COARSE_FACTOR = 2.0
 FINE_FACTOR = 2**0.25
 SEARCH_START_DPS = 50_000
-SEARCH_MAX_DPS = 20_000_000
+SEARCH_MAX_DPS = 60_000_000
+#: A failing search step is run once more before it counts: on a shared machine one step can be
+#: spoiled by another process taking the core for a few hundred ms. Passing is never retried.
+CONFIRM_FAILURES = 1
 #: Bytes of filler per slow-consumer message (a line of about 120 bytes, as people type).
 SLOW_PAD = 100
 #: Ask for immediate ACKs on every generator socket (``--quickack``).
@@ -77,7 +81,7 @@ class Plan:
             search_sizes=(100, 500, 1000),
             headline_size=500,
             reps=2,
-            max_search_steps=12,
+            max_search_steps=18,
             nagle_members=100,
             nagle_rate_msgs=100,
             slow_members=100,
@@ -202,8 +206,18 @@ class ChatRig:
         cpu1 = self.server.cpu_seconds() or 0.0
         result["server_cpu"] = round((cpu1 - cpu0) / max(result.get("wall_s", seconds), 1e-9), 3)
         result["server_rss_kb"] = self.server.rss_kb()
+        result.update(machine_load())
         self.fleet.settle(quiet=0.1, timeout=2.0)
         return result
+
+
+def machine_load() -> dict:
+    """How busy the whole machine was at the end of a step: other processes compete for the cores."""
+    try:
+        fields = Path("/proc/loadavg").read_text().split()
+    except OSError:
+        return {}
+    return {"loadavg_1m": float(fields[0]), "runnable": int(fields[3].split("/")[0])}
 
 
 @contextmanager
@@ -246,7 +260,11 @@ def fanout(plan: Plan, log: Callable[[str], None]) -> dict:
                     per_server[name] = {"skipped": why}
                     continue
                 log(f"fan-out N={n} {name} (repetition {rep + 1}/{reps})")
-                per_server[name]["fixed"].append(_fixed_and_search(plan, name, n, per_server[name]["search"]))
+                try:
+                    per_server[name]["fixed"].append(_fixed_and_search(plan, name, n, per_server[name]["search"]))
+                except RuntimeError as exc:  # e.g. the server could not start on a swamped machine
+                    log(f"fan-out N={n} {name}: {exc}")
+                    per_server[name].setdefault("errors", []).append(str(exc))
         for res in per_server.values():
             if "skipped" not in res:
                 res["max_sustained_dps"] = [s["max_sustained_dps"] for s in res["search"]]
@@ -279,10 +297,14 @@ def search_max(r: ChatRig, plan: Plan, n: int) -> dict:
     best: dict | None = None
     factor = COARSE_FACTOR
     while len(steps) < plan.max_search_steps and rate * (n - 1) <= SEARCH_MAX_DPS:
-        r.ensure()
-        step = r.step(rate, plan.step_seconds)
-        step["sustained"] = sustained(step)
-        steps.append(step)
+        for attempt in range(1 + CONFIRM_FAILURES):
+            r.ensure()
+            step = r.step(rate, plan.step_seconds)
+            step["sustained"] = sustained(step)
+            step["attempt"] = attempt + 1
+            steps.append(step)
+            if step["sustained"]:
+                break
         if step["sustained"]:
             best = step
             if cap is not None and rate >= cap:
@@ -299,6 +321,8 @@ def search_max(r: ChatRig, plan: Plan, n: int) -> dict:
         "max_sustained_msgs": best["rate_msgs"] if best else 0,
         "max_sustained_dps": best["achieved_dps"] if best else 0,
         "capped_by_flood_limit": bool(cap is not None and best is not None and best["rate_msgs"] >= cap),
+        # Never failed before the search ran out of steps or range: the true maximum is higher.
+        "lower_bound": bool(steps and steps[-1]["sustained"] and cap is None),
         "steps": steps,
         "gen_saturated_any": any(s.get("gen_saturated") for s in steps),
     }
@@ -307,7 +331,7 @@ def search_max(r: ChatRig, plan: Plan, n: int) -> dict:
 def half_peer_latency(plan: Plan, fan: dict, log: Callable[[str], None]) -> dict:
     """Every server at half of ngircd's (penalties off) maximum rate: p99 side by side."""
     n = plan.headline_size
-    peer = fan["sizes"].get(str(n), {}).get("ngircd-nopenalty", {})
+    peer = fan.get("sizes", {}).get(str(n), {}).get("ngircd-nopenalty", {})
     peer_max = peer.get("max_sustained_dps_median")
     if not peer_max:
         return {"skipped": "no ngircd-nopenalty maximum at this size"}

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import itertools
 import os
 import re
+import secrets
 import sys
 import threading
 import time
@@ -30,17 +32,27 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-#: The image's unprivileged user (Dockerfile: useradd --uid 10001 lab).
-SANDBOX_USER = "10001:10001"
+#: Every student container runs as a uid of its own from this range (group: the image's `lab`,
+#: 10001), so the kernel's per-user process limit (RLIMIT_NPROC) counts that container alone.
+#: A fork bomb then fails cheaply at that check: a fork refused only by the pids cgroup has
+#: already copied the process and held the cgroup lock every container start needs, which
+#: stalls the whole Docker host.
+UID_BASE = 200_000
+UID_SPAN = 1_000_000
+SANDBOX_GROUP = 10001
 #: Where the submission is mounted, read-only.
 SUBMISSION_DIR = "/submission"
 #: Label on everything a sandbox creates, valued by its owner (a grade run id, an own session).
 OWNER_LABEL = "org.socklab.sandbox"
 #: Output the grader and `own` keep of each program (docker's json-file log, rotated at this size).
 LOG_MAX_BYTES = 1 << 20
+#: Output that counts as a flood: docker's log (rotated at LOG_MAX_BYTES) keeps at least this much of one.
+FLOOD_BYTES = LOG_MAX_BYTES // 2
 #: Containers' relative CPU weight under contention (docker's default is 1024): the checker and
 #: the capture keep their timing even while students' programs spin.
 STUDENT_CPU_SHARES = 256
+#: Open files (and sockets) per process of a student's program.
+OPEN_FILES = 1024
 #: /dev/shm of a student container (docker's default is 64 MB).
 SHM_BYTES = 1 << 20
 #: Seconds a container gets to exit on SIGTERM before it is killed.
@@ -55,9 +67,10 @@ class Limits:
 
     memory_mb: int = 128
     cpus: float = 0.5
-    #: A thread per client is how students write servers; 128 leaves room for the strict
-    #: checker's 50 clients (100 threads with a writer thread each) and stops a fork bomb.
-    pids: int = 128
+    #: Processes and threads. Enough for a thread per client at the lab level; strict grading of
+    #: thread-per-client servers (50 clients, maybe 2 threads each) needs 128. Measured here: seven
+    #: fork bombs of 128 processes made every container start on the machine take 20-35 s; of 64, 2-3 s.
+    pids: int = 64
     tmpfs_mb: int = 16
 
     @classmethod
@@ -82,11 +95,26 @@ def log_config() -> Any:
     return docker.types.LogConfig(type="json-file", config={"max-size": str(LOG_MAX_BYTES), "max-file": "2"})
 
 
-def student_settings(limits: Limits) -> dict[str, Any]:
+_uids = itertools.count(UID_BASE + secrets.randbelow(UID_SPAN // 1000) * 1000)
+_uid_lock = threading.Lock()
+
+
+def fresh_uid() -> int:
+    """A uid no other sandbox of this process uses (another process starts elsewhere in the range)."""
+    with _uid_lock:
+        return next(_uids)
+
+
+def student_settings(limits: Limits, uid: int | None = None) -> dict[str, Any]:
     """Keyword arguments for ``containers.create`` that confine an untrusted program."""
+    import docker.types
+
     memory = f"{limits.memory_mb}m"
+    nproc = docker.types.Ulimit(name="nproc", soft=limits.pids, hard=limits.pids)
+    nofile = docker.types.Ulimit(name="nofile", soft=OPEN_FILES, hard=OPEN_FILES)
     return {
-        "user": SANDBOX_USER,
+        "user": f"{uid if uid is not None else fresh_uid()}:{SANDBOX_GROUP}",
+        "ulimits": [nproc, nofile],
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "read_only": True,
@@ -328,6 +356,16 @@ def hit_process_limit(container_id: str) -> int:
     return 0
 
 
+def process_count(container_id: str) -> int:
+    """Processes and threads in the container now (0 when unknown)."""
+    path = _cgroup_file(container_id, "pids", "pids.current")
+    if path is None:
+        return 0
+    with suppress(OSError, ValueError):
+        return int(path.read_text().strip())
+    return 0
+
+
 def hit_memory_limit(container_id: str) -> int:
     """How often the container hit its memory limit (cgroup v1 failcnt, v2 memory.events max; 0 if unknown)."""
     path = _cgroup_file(container_id, "memory", "memory.failcnt")
@@ -350,6 +388,7 @@ class Outcome:
     exit_code: int | None = None
     oom_killed: bool = False
     process_limit_hits: int = 0
+    processes: int = 0
     memory_limit_hits: int = 0
     output: str = ""
     output_bytes: int = 0
@@ -357,7 +396,7 @@ class Outcome:
 
     @property
     def flooded(self) -> bool:
-        return self.output_bytes >= LOG_MAX_BYTES
+        return self.output_bytes >= FLOOD_BYTES
 
     def problems(self, limits: Limits) -> list[str]:
         found = []
@@ -365,13 +404,11 @@ class Outcome:
             found.append(f"killed: ran out of memory (limit {limits.memory_mb} MB)")
         elif self.memory_limit_hits:
             found.append(f"hit the memory limit ({limits.memory_mb} MB) {self.memory_limit_hits} times")
-        if self.process_limit_hits:
-            found.append(
-                f"hit the process limit ({limits.pids} processes/threads): "
-                f"{self.process_limit_hits} forks or threads refused"
-            )
+        if self.process_limit_hits or self.processes >= limits.pids:
+            refused = f": {self.process_limit_hits} forks or threads refused" if self.process_limit_hits else ""
+            found.append(f"reached the process limit ({limits.pids} processes/threads){refused}")
         if self.flooded:
-            found.append(f"flooded its output (more than {LOG_MAX_BYTES >> 20} MB; only the end is kept)")
+            found.append(f"flooded its output (more than {FLOOD_BYTES >> 10} KB; only the end is kept)")
         if self.status == "exited" and self.exit_code not in (None, 0, 143):
             found.append(f"exited with status {self.exit_code}")
         return found + self.notes
@@ -390,6 +427,7 @@ def observe(container: Any) -> Outcome:
         exit_code=state.get("ExitCode") if state.get("Status") == "exited" else None,
         oom_killed=bool(state.get("OOMKilled")),
         process_limit_hits=hit_process_limit(container.id),
+        processes=process_count(container.id),
         memory_limit_hits=hit_memory_limit(container.id),
     )
     with suppress(Exception):
@@ -489,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     limits = Limits()
     print(__doc__.split("\n", 2)[2].strip())
-    print(f"\nuser {SANDBOX_USER}; default limits: {limits.describe()}")
+    print(f"\nuser: a fresh uid >= {UID_BASE} per container; default limits: {limits.describe()}")
     print("grading.yaml may change them (limits: memory_mb, cpus, pids, tmpfs_mb).")
     print("\nfirewall (example subnet 172.30.1.0/24):")
     for rule in firewall_script("172.30.1.0/24", "172.30.1.1").removeprefix("set -e; ").split("; "):
