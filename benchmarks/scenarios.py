@@ -321,8 +321,15 @@ def search_max(r: ChatRig, plan: Plan, n: int) -> dict:
         "max_sustained_msgs": best["rate_msgs"] if best else 0,
         "max_sustained_dps": best["achieved_dps"] if best else 0,
         "capped_by_flood_limit": bool(cap is not None and best is not None and best["rate_msgs"] >= cap),
-        # Never failed before the search ran out of steps or range: the true maximum is higher.
-        "lower_bound": bool(steps and steps[-1]["sustained"] and cap is None),
+        # No confirmed failure above the best rate (the search ran out of steps or range): the true maximum is higher.
+        "lower_bound": bool(
+            best is not None
+            and cap is None
+            and not any(
+                not s["sustained"] and s["attempt"] > CONFIRM_FAILURES and s["rate_msgs"] > best["rate_msgs"]
+                for s in steps
+            )
+        ),
         "steps": steps,
         "gen_saturated_any": any(s.get("gen_saturated") for s in steps),
     }

@@ -136,7 +136,11 @@ class Server:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # a server too slow to start must not outlive the benchmark
+            raise
         return self
 
     def _wait_ready(self) -> None:

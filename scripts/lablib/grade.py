@@ -1,4 +1,6 @@
-"""grade DIR [--config FILE] [--jobs N] [--out DIR]: check and score every team's submission in DIR, in sandboxes.
+"""Grade a class: check and score each team's submission in DIR in a sandbox; reports, results.json, HTML table.
+
+    scripts/lab grade DIR [--config FILE] [--jobs N] [--out DIR]
 
 DIR holds one file (``Lab2_<TEAM>.py``) or one folder per team. The YAML config
 (default: DIR/grading.yaml, else grading/grading.yaml) says for each lab part how
@@ -37,6 +39,7 @@ import random
 import re
 import secrets
 import shlex
+import signal
 import sys
 import threading
 import time
@@ -126,6 +129,9 @@ def pump():
 threading.Thread(target=pump, daemon=True).start()
 for data in iter(lambda: s.recv(65536), b""):
     os.write(1, data)
+# Linger a moment: the checker judges as soon as its --cmd exits, and its reader of our
+# stdout may not have caught up yet (seen under load: the client's last answers missing).
+time.sleep(0.5)
 os._exit(0)
 """
 
@@ -987,6 +993,8 @@ def main(argv: list[str] | None = None) -> int:
         f"(sandbox: {config.limits.describe()}) ..."
     )
     teams: list[TeamResult] = []
+    # A CI job's timeout or `kill` sends SIGTERM: unwind like Ctrl-C so the sweep below still runs.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         teams = grade_class(grader, submissions, args.jobs)
     except KeyboardInterrupt:

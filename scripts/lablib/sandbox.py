@@ -1,4 +1,4 @@
-"""sandbox: show the limits a student's program runs under (scripts/lab own and scripts/lab grade).
+"""Show the sandbox a student's program runs in (scripts/lab own and scripts/lab grade): limits, firewall.
 
 A student's program is untrusted code. Each one runs in a container as a
 non-root user, with no capabilities, ``no-new-privileges``, a read-only root
@@ -53,8 +53,6 @@ FLOOD_BYTES = LOG_MAX_BYTES // 2
 STUDENT_CPU_SHARES = 256
 #: Open files (and sockets) per process of a student's program.
 OPEN_FILES = 1024
-#: /dev/shm of a student container (docker's default is 64 MB).
-SHM_BYTES = 1 << 20
 #: Seconds a container gets to exit on SIGTERM before it is killed.
 STOP_TIMEOUT = 2
 #: How long one Docker API call may take before the grader gives up on it.
@@ -124,7 +122,7 @@ def student_settings(limits: Limits, uid: int | None = None) -> dict[str, Any]:
         "nano_cpus": int(limits.cpus * 1e9),
         "cpu_shares": STUDENT_CPU_SHARES,
         "pids_limit": limits.pids,
-        "shm_size": SHM_BYTES,  # /dev/shm is a second tmpfs: keep it tiny
+        "ipc_mode": "none",  # a private IPC namespace without /dev/shm (a second writable tmpfs)
         "init": True,  # docker-init reaps what the program leaves and forwards SIGTERM
         "working_dir": "/tmp",
         "environment": {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
@@ -205,7 +203,7 @@ def start_holder(
     *,
     name: str,
     network: str,
-    ip: str,
+    ip: str | None,
     subnet: str,
     labels: dict[str, str],
     aliases: list[str] | None = None,
@@ -213,7 +211,7 @@ def start_holder(
     hostname: str | None = None,
     image: str,
 ) -> Any:
-    """Start a holder at ``ip`` on ``network`` with the firewall in place; with ``capture``, tcpdump writes there.
+    """Start a holder at ``ip`` (None: dynamic) on ``network``, its firewall in place; ``capture``: tcpdump's file.
 
     The capture starts before the student's program (it is the holder's own
     process), so the pcap holds every packet of the namespace from the first SYN.
@@ -285,6 +283,7 @@ def start_student(
     image: str,
     environment: dict[str, str] | None = None,
     volumes: dict[str, dict[str, str]] | None = None,
+    interactive: bool = False,
 ) -> Any:
     """Start an untrusted program in ``holder``'s network namespace, its submission mounted read-only.
 
@@ -302,6 +301,8 @@ def start_student(
             labels=labels,
             volumes=mounts,
             network_mode=f"container:{holder.id}",
+            stdin_open=interactive,
+            tty=interactive,
             **settings,
         )
     )
