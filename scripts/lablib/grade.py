@@ -976,6 +976,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     started = time.monotonic()
+    args.folder = sandbox.user_path(args.folder)
+    args.config = str(sandbox.user_path(Path(args.config))) if args.config else None
+    args.out = sandbox.user_path(args.out) if args.out else None
     try:
         config = load_config(resolve_config(args.folder, args.config))
         submissions = find_submissions(args.folder, config.main)

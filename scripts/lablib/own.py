@@ -116,6 +116,7 @@ def start(
     The caller owns the result: ``stop(own)`` removes it and restores the reference.
     """
     client = client or common.docker_client()
+    file = sandbox.user_path(file)
     if not file.exists():
         raise OwnError(f"{file}: no such file")
     if not as_client and role not in SERVERS:

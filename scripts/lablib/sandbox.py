@@ -478,6 +478,8 @@ class Resources:
         with self._lock:
             containers, self._containers = self._containers[::-1], []
             networks, self._networks = self._networks[::-1], []
+        for network in networks:
+            _disconnect_all(network)
         for container in containers:
             try:
                 container.remove(force=True, v=True)
@@ -486,13 +488,41 @@ class Resources:
             except Exception as exc:
                 problems.append(f"container {container.name}: {exc}")
         for network in networks:
-            try:
-                network.remove()
-            except docker.errors.NotFound:
-                pass
-            except Exception as exc:
-                problems.append(f"network {network.name}: {exc}")
+            problem = _remove_network(network)
+            if problem:
+                problems.append(problem)
         return problems
+
+
+#: Docker releases a removed container's endpoint a moment later ("has active endpoints"): retry this long.
+NETWORK_REMOVE_TIMEOUT = 10.0
+
+
+def _disconnect_all(network: Any) -> None:
+    """Detach every container first: removing a container still attached has left Docker 20.10 with a stale
+    endpoint (seen once in 60 submissions), and then the network can never be removed."""
+    with suppress(Exception):
+        network.reload()
+        for container_id in network.attrs.get("Containers") or {}:
+            with suppress(Exception):
+                network.disconnect(container_id, force=True)
+
+
+def _remove_network(network: Any) -> str:
+    """Remove a network, retrying while Docker still releases endpoints; return the problem, if any."""
+    import docker.errors
+
+    deadline = time.monotonic() + NETWORK_REMOVE_TIMEOUT
+    while True:
+        try:
+            network.remove()
+            return ""
+        except docker.errors.NotFound:
+            return ""
+        except docker.errors.APIError as exc:
+            if "active endpoints" not in str(exc) or time.monotonic() > deadline:
+                return f"network {network.name}: {exc}"
+        time.sleep(0.2)
 
 
 def _quiet(func: Callable[..., Any], **kwargs: Any) -> Callable[[], None]:
@@ -512,6 +542,11 @@ def sweep(client: Any, owner: str) -> list[str]:
     for network in client.networks.list(filters=label):
         leftovers.network(network)
     return leftovers.close()
+
+
+def user_path(path: Path) -> Path:
+    """A path the user typed, relative to where they typed it (scripts/lab runs verbs from the repository)."""
+    return path if path.is_absolute() else Path(os.environ.get("SOCKLAB_CALLER_CWD", os.getcwd())) / path
 
 
 def subnet_gateway(subnet: str) -> str:
