@@ -61,6 +61,7 @@ class Run:
     sessions: list[list[str]] = field(default_factory=list)
     closed: list[bool] = field(default_factory=list)
     output: list[str] = field(default_factory=list)
+    collector: threading.Thread | None = None  # reads the client's output until it exits
     exit_code: int | None = None
     started: bool = False
     #: calc, strict: a second run whose stdin ends without 'q'.
@@ -86,7 +87,8 @@ def start_client(cfg: Config, port: int, run: Run, stdin_lines: list[str] | None
         errors="replace",
     )
     run.started = True
-    threading.Thread(target=_collect, args=(proc, run), daemon=True).start()
+    run.collector = threading.Thread(target=_collect, args=(proc, run), daemon=True)
+    run.collector.start()
     assert proc.stdin is not None
     if stdin_lines is None:
         return proc
@@ -115,16 +117,17 @@ def stop_client(proc: subprocess.Popen[str] | None, run: Run, wait: float) -> No
     try:
         run.exit_code = proc.wait(wait)
         run.transcript.add("cmd", "note", f"exited with status {run.exit_code}")
-        return
     except subprocess.TimeoutExpired:
-        pass
-    proc.terminate()
-    try:
-        proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    run.transcript.add("cmd", "note", f"still running after {wait:g} s: stopped")
+        proc.terminate()
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        run.transcript.add("cmd", "note", f"still running after {wait:g} s: stopped")
+    # Judge only once everything the client printed has been read.
+    if run.collector is not None:
+        run.collector.join(STOP_TIMEOUT)
 
 
 # -- the recording servers --------------------------------------------------------------------------
@@ -266,6 +269,9 @@ def dt_mix(run: Run, cfg: Config) -> None:
 
 @client_case("datetime-client.prints-replies", "lab", "the client prints each reply it gets", needs_cmd=True)
 def dt_prints(run: Run, cfg: Config) -> None:
+    requests_seen(run)  # a client that never asked has printed no reply either
+    if not run.replies:
+        raise CaseFailed("no reply was sent, so none could be printed")
     text = "\n".join(run.output)
     # The last reply may be in flight when the client is stopped.
     for reply in run.replies[:-1] or run.replies:
