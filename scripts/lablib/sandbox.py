@@ -419,6 +419,32 @@ class Outcome:
 OUTPUT_SHOWN = 4000
 
 
+#: Exit status of a process killed by SIGKILL (128 + 9), which is how the OOM killer ends it.
+SIGKILL_STATUS = 137
+
+
+def had_oom_event(container: Any) -> bool:
+    """Did the engine report an OOM kill for this container?
+
+    Engine 20.10 may record the exit before the OOM event, leaving State.OOMKilled
+    false; its event log still has the "oom" event. Asks only for events up to
+    the next second, so this returns within about a second.
+    """
+    with suppress(Exception):
+        events = container.client.events(
+            since=int(time.time()) - OOM_EVENT_WINDOW,
+            until=int(time.time()) + 1,
+            filters={"container": container.id, "event": "oom"},
+            decode=True,
+        )
+        return any(True for _ in events)
+    return False
+
+
+#: How far back (seconds) to look for an OOM event: longer than any graded run.
+OOM_EVENT_WINDOW = 3600
+
+
 def observe(container: Any) -> Outcome:
     """Read a student container's state, limit counters and (bounded) output. Call before removing it."""
     container.reload()
@@ -431,6 +457,8 @@ def observe(container: Any) -> Outcome:
         processes=process_count(container.id),
         memory_limit_hits=hit_memory_limit(container.id),
     )
+    if outcome.exit_code == SIGKILL_STATUS and not outcome.oom_killed:
+        outcome.oom_killed = had_oom_event(container)
     with suppress(Exception):
         raw = container.logs(stdout=True, stderr=True)  # at most 2 x LOG_MAX_BYTES (log_config)
         outcome.output_bytes = len(raw)
