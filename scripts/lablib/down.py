@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     common.log(f"project {project} removed")
     if pcap is not None and pcap.exists():
-        print(f"capture: {pcap.relative_to(common.ROOT)} ({pcap.stat().st_size} bytes)")
+        shown = pcap.relative_to(common.ROOT) if pcap.is_relative_to(common.ROOT) else pcap
+        print(f"capture: {shown} ({pcap.stat().st_size} bytes)")
     return 0
 
 
