@@ -101,6 +101,14 @@ def exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
+def format_peer(address: object) -> str:
+    """How servers name a client in their logs: ``IP:PORT``, or ``[IP]:PORT`` for IPv6."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(address)
+
+
 def log(*parts: object) -> None:
     """One line to stdout, flushed at once so `docker logs` shows it live."""
     print(*parts, flush=True)

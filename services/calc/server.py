@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from services.cli import PORTS, SERVER_HOST, add_endpoint, fail, log, make_parser, parse
+from services.cli import PORTS, SERVER_HOST, add_endpoint, fail, format_peer, log, make_parser, parse
 from services.framing import MAX_LINE, LineDecoder, encode_line
 from services.netopts import tune_connection
 
@@ -19,11 +19,6 @@ from .protocol import Session
 PROGRAM = "calc-server"
 READ_SIZE = 4096  # bytes per read; at most one read's worth of requests is answered before draining
 IDLE_TIMEOUT = 300.0  # seconds a client may stay silent (or leave our replies unread) before we hang up
-
-
-def format_peer(address: tuple[str, int]) -> str:
-    host, port = address[0], address[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 in brackets
 
 
 async def converse(

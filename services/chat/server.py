@@ -82,7 +82,7 @@ class Connection(asyncio.Protocol):
     # Every callback is guarded: nothing one client does may raise into the event loop.
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.peer = format_peer(transport.get_extra_info("peername"))
+        self.peer = cli.format_peer(transport.get_extra_info("peername"))
         try:
             sock = transport.get_extra_info("socket")
             if sock is not None:
@@ -369,14 +369,6 @@ def reset_on_close(transport: asyncio.BaseTransport) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
-
-
-def format_peer(address: object) -> str:
-    """``IP:PORT`` for IPv4, ``[IP]:PORT`` for IPv6."""
-    if isinstance(address, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(address)
 
 
 def raise_fd_limit(wanted: int = WANTED_FDS) -> None:

@@ -11,7 +11,7 @@ import signal
 import socket
 from collections.abc import Callable
 
-from services.cli import PORTS, SERVER_HOST, add_endpoint, exit_on_sigterm, log, make_parser, parse
+from services.cli import PORTS, SERVER_HOST, add_endpoint, exit_on_sigterm, format_peer, log, make_parser, parse
 from services.echo import protocol
 from services.framing import FramingError, LineDecoder, preview
 from services.netopts import tune_connection
@@ -26,10 +26,6 @@ LOG_REPLY_BYTES = 100
 READ_SIZE = 65536
 
 
-def peer_name(addr: tuple) -> str:
-    return f"{addr[0]}:{addr[1]}"
-
-
 def serve_udp(prog: str, host: str, port: int, reply: Callable[[bytes], bytes]) -> int:
     """Answer every datagram with ``reply(datagram)``, forever; SIGTERM or Ctrl-C ends it with status 0."""
     exit_on_sigterm()
@@ -40,11 +36,11 @@ def serve_udp(prog: str, host: str, port: int, reply: Callable[[bytes], bytes]) 
             while True:
                 data, addr = sock.recvfrom(RECV_BUFFER)
                 answer = reply(data)
-                log(f"{peer_name(addr)} '{preview(data)}' -> '{preview(answer, LOG_REPLY_BYTES)}'")
+                log(f"{format_peer(addr)} '{preview(data)}' -> '{preview(answer, LOG_REPLY_BYTES)}'")
                 try:
                     sock.sendto(answer, addr)
                 except OSError as exc:  # one unreachable client must not stop the server
-                    log(f"{peer_name(addr)} reply failed: {exc}")
+                    log(f"{format_peer(addr)} reply failed: {exc}")
         except KeyboardInterrupt:
             log(f"{prog} stopped")
     return 0
@@ -59,7 +55,7 @@ def udp_main(argv: list[str] | None = None) -> int:
 
 async def echo_lines(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """One TCP client: reply to each line until it closes; errors end only this connection."""
-    peer = peer_name(writer.get_extra_info("peername"))
+    peer = format_peer(writer.get_extra_info("peername"))
     tune_connection(writer.get_extra_info("socket"))
     log(f"{peer} connected")
     decoder = LineDecoder()
