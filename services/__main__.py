@@ -5,19 +5,12 @@ from __future__ import annotations
 import importlib
 import sys
 
+from services import roles
+
 #: Program name -> ("module:function", one-line summary). Modules are imported
 #: only when their program runs, so one broken service never hides the others.
 PROGRAMS: dict[str, tuple[str, str]] = {
-    "udp-echo-server": ("services.echo.server:udp_main", "UDP echo server: replies with the datagram upper-cased"),
-    "udp-echo-client": ("services.echo.client:udp_main", "UDP echo client: sends lines, prints the replies"),
-    "tcp-echo-server": ("services.echo.server:tcp_main", "TCP echo server: replies with each line upper-cased"),
-    "tcp-echo-client": ("services.echo.client:tcp_main", "TCP echo client: sends lines, prints the replies"),
-    "datetime-server": ("services.datetime.server:main", "UDP date/time server: SEND_DATE / SEND_TIME"),
-    "datetime-client": ("services.datetime.client:main", "UDP date/time client: requests every 1-2 s, prints replies"),
-    "calc-server": ("services.calc.server:main", "TCP calculator server: named sessions, many clients at once"),
-    "calc-client": ("services.calc.client:main", "TCP calculator client: checks input, prints answers, q quits"),
-    "chat-server": ("services.chat.server:main", "TCP chat room server: logins, joins/leaves, broadcasts"),
-    "chat-client": ("services.chat.client:main", "TCP chat room client: a chat window in the terminal"),
+    **{role.name: (role.entry, role.summary) for role in roles.ROLES},
     "check": ("services.check.cli:main", "conformance checker: run the protocol cases against any server"),
 }
 

@@ -14,17 +14,13 @@ import signal
 import sys
 from collections.abc import Mapping
 
+from services import roles
+
 ENV_PREFIX = "SOCKLAB_"
 
-#: Default ports, one per service (UDP and TCP echo share a number on
-#: different transports, as in the course's templates).
-PORTS: dict[str, int] = {
-    "udp-echo": 12000,
-    "tcp-echo": 12000,
-    "datetime": 12001,
-    "calc": 12002,
-    "chat": 12003,
-}
+#: Default ports, one per service, from the catalogue (UDP and TCP echo share a
+#: number on different transports, as in the course's templates).
+PORTS: dict[str, int] = {role.name.removesuffix("-server"): role.port for role in roles.SERVERS}
 
 #: Servers listen on every interface: inside a container that is the
 #: container's own address, which is what the lab network reaches.
