@@ -3,6 +3,7 @@
 pytest -m unit        # protocol and framing code, no sockets, seconds
 pytest -m loopback    # the real programs as processes on 127.0.0.1
 pytest -m docker      # the container lab through the Docker SDK
+pytest -m browser     # pages in headless Chromium (Selenium)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-LAYERS = ("unit", "loopback", "docker")
+LAYERS = ("unit", "loopback", "docker", "browser")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

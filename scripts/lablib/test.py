@@ -9,8 +9,8 @@ from lablib import common
 
 USAGE = """usage: scripts/lab test [--no-lint] [pytest arguments]
 
-  scripts/lab test                 ruff, then every test layer (unit, loopback, docker)
-  scripts/lab test -m unit         one layer (unit | loopback | docker)
+  scripts/lab test                 ruff, then every test layer (unit, loopback, docker, browser)
+  scripts/lab test -m unit         one layer (unit | loopback | docker | browser)
   scripts/lab test -k chat -x      any pytest options and paths
   scripts/lab test --no-lint ...   skip ruff
 """
