@@ -24,7 +24,7 @@ import io
 import keyword
 import re
 import tokenize
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 #: Tokens per k-gram: shorter runs are noise (``x = 0``, ``s.close()``).
@@ -186,14 +186,25 @@ class Fingerprint:
     base: list[bool]  # per token: covered by a k-gram of the base code
     k: int = K
     norms: list[str] = field(init=False)
+    #: The tokens as one string, a character per token: equal runs compare at C speed.
+    text: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.norms = self.tokens.norms
+        self.text = "".join(_char(n) for n in self.norms)
 
     @property
     def own_tokens(self) -> int:
         """Tokens that are not base code: what a similarity is a share of."""
         return self.base.count(False)
+
+
+#: One character per distinct normalised token (keywords, operators, V, N, S: a few hundred at most).
+_CHARS: dict[str, str] = {}
+
+
+def _char(norm: str) -> str:
+    return _CHARS.setdefault(norm, chr(0x100 + len(_CHARS)))
 
 
 def fingerprint(
@@ -256,33 +267,52 @@ def compare(first: Fingerprint, second: Fingerprint, min_tokens: int) -> Compari
 
 
 def _regions(first: Fingerprint, second: Fingerprint) -> list[Region]:
-    """Each shared fingerprint grown to the longest run of equal tokens through it; one region per run."""
-    pairs = sorted(
-        (b - a, a)
+    """Shared fingerprints grown to the longest runs of equal tokens through them.
+
+    Fingerprints unique in both programs go first; a later seed whose positions both lie
+    in runs already grown is skipped (a repeated line would otherwise seed a run on every
+    diagonal it repeats on, and growing each costs time and finds nothing new).
+    """
+    seeds = sorted(
+        (len(pa) * len(pb), b - a, a)
         for h in first.index.keys() & second.index.keys()
-        for a in first.index[h][:MAX_POSITIONS]
-        for b in second.index[h][:MAX_POSITIONS]
+        for pa, pb in [(first.index[h][:MAX_POSITIONS], second.index[h][:MAX_POSITIONS])]
+        for a in pa
+        for b in pb
     )
+    covered_a, covered_b = bytearray(len(first.text)), bytearray(len(second.text))
     regions: list[Region] = []
-    grown: tuple[int, int] = (0, -1)  # (diagonal, end) of the last region grown
-    for diagonal, a in pairs:
-        if grown[0] == diagonal and a < grown[1]:
-            continue  # inside the run already grown on this diagonal
-        region = _grow(first, second, a, a + diagonal, first.k)
+    for _, diagonal, a in seeds:
+        b = a + diagonal
+        if covered_a[a] and covered_b[b]:
+            continue
+        region = _grow(first, second, a, b, first.k)
         regions.append(region)
-        grown = (diagonal, region.a + region.length)
+        covered_a[region.a : region.a + region.length] = b"\x01" * region.length
+        covered_b[region.b : region.b + region.length] = b"\x01" * region.length
     return regions
 
 
 def _grow(first: Fingerprint, second: Fingerprint, a: int, b: int, k: int) -> Region:
     """The longest run of equal tokens through the k-gram at (a, b)."""
-    x, y = first.norms, second.norms
-    end = k
-    while a + end < len(x) and b + end < len(y) and x[a + end] == y[b + end]:
-        end += 1
-    while a > 0 and b > 0 and x[a - 1] == y[b - 1]:
-        a, b, end = a - 1, b - 1, end + 1
-    return Region(a, b, end, _own(first, a, end))
+    x, y = first.text, second.text
+    end = k + _common(lambda n: x[a + k : a + k + n] == y[b + k : b + k + n], min(len(x) - a, len(y) - b) - k)
+    back = _common(lambda n: x[a - n : a] == y[b - n : b], min(a, b))
+    return Region(a - back, b - back, back + end, _own(first, a - back, back + end))
+
+
+def _common(equal: Callable[[int], bool], most: int) -> int:
+    """The largest n <= most with equal(n), for equal true up to some n and false after: doubling, then halving."""
+    if most <= 0 or not equal(1):
+        return 0
+    low, high = 1, 2
+    while high <= most and equal(high):
+        low, high = high, high * 2
+    high = min(high, most + 1)  # equal(low) holds; equal(high) fails or is past the end
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if equal(mid) else (low, mid)
+    return low
 
 
 def _own(fp: Fingerprint, start: int, length: int) -> int:
@@ -298,18 +328,26 @@ def _tile(regions: list[Region], first: Fingerprint, second: Fingerprint) -> lis
     used_a, used_b = bytearray(len(first.norms)), bytearray(len(second.norms))
     kept = []
     for r in sorted(set(regions), key=lambda r: (-r.own, -r.length, r.a, r.b)):
-        run = 0
-        for t in range(r.length + 1):
-            if t < r.length and not used_a[r.a + t] and not used_b[r.b + t]:
-                run += 1
-                continue
+        if used_a.find(1, r.a, r.a + r.length) < 0 and used_b.find(1, r.b, r.b + r.length) < 0:
+            pieces = [(0, r.length)]  # all free: the common case, checked at C speed
+        else:
+            pieces = _free_runs(used_a, used_b, r)
+        for offset, run in pieces:
             if run >= first.k:
-                a, b = r.a + t - run, r.b + t - run
+                a, b = r.a + offset, r.b + offset
                 used_a[a : a + run] = b"\x01" * run
                 used_b[b : b + run] = b"\x01" * run
-                kept.append(Region(a, b, run, _own(first, a, run)))
-            run = 0
+                kept.append(r if run == r.length else Region(a, b, run, _own(first, a, run)))
     return kept
+
+
+def _free_runs(used_a: bytearray, used_b: bytearray, r: Region) -> list[tuple[int, int]]:
+    """(offset, length) of each stretch of ``r`` where neither side is used yet."""
+    either = int.from_bytes(used_a[r.a : r.a + r.length], "big") | int.from_bytes(used_b[r.b : r.b + r.length], "big")
+    return [(m.start(), m.end() - m.start()) for m in FREE.finditer(either.to_bytes(r.length, "big"))]
+
+
+FREE = re.compile(b"\x00+")
 
 
 def _covered(fp: Fingerprint, spans: list[tuple[int, int]]) -> float:

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 PAIRS_DIR = "pairs"
 COLOURS = 6
+#: Side-by-side pages written at most (flagged pairs first): a class of copies must not write gigabytes.
+MAX_PAGES = 200
+#: Pages for the most similar pairs that are not flagged (a look below the threshold).
+UNFLAGGED_PAGES = 30
 CSS = """body{font-family:system-ui,sans-serif;margin:1.2em}table{border-collapse:collapse;font-size:14px}
 td,th{border:1px solid #ccc;padding:3px 8px}td.num{text-align:right}tr.flagged{background:#fde8e8}
 .note{color:#555;font-size:13px}.sides{display:grid;grid-template-columns:1fr 1fr;gap:10px}
@@ -39,7 +43,8 @@ def write(report: Report, out: Path) -> None:
 def page_names(report: Report) -> dict[Pair, str]:
     """The pairs that get a page: every flagged pair, and the most similar others with a match."""
     chosen = [p for p in report.pairs if p.flagged]
-    chosen += [p for p in report.pairs if not p.flagged and p.result.regions][: len(chosen) + 30]
+    chosen += [p for p in report.pairs if not p.flagged and p.result.regions][:UNFLAGGED_PAGES]
+    chosen = chosen[:MAX_PAGES]
     return {p: f"{i:03d}-{p.first.slug}--{p.second.slug}.html" for i, p in enumerate(chosen, 1)}
 
 
@@ -82,11 +87,19 @@ lies in a match. A flag is a reason to look at the two programs side by side, no
 <th>matches</th><th></th></tr>
 {chr(10).join(rows)}
 </table>
-<p class="note">{quiet} pairs share no match of {s.min_match_tokens} tokens or more and are not listed.</p>
+<p class="note">{quiet} pairs share no match of {s.min_match_tokens} tokens or more and are not listed.
+{_capped(report, pages)}</p>
 {"<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>" if notes else ""}
 </body></html>
 """
     )
+
+
+def _capped(report: Report, pages: dict[Pair, str]) -> str:
+    flagged = sum(p.flagged for p in report.pairs)
+    if flagged <= len(pages) or len(pages) < MAX_PAGES:
+        return ""
+    return f"Side-by-side pages for the first {MAX_PAGES} of {flagged} flagged pairs only; similar.json has all."
 
 
 def pair_page(report: Report, pair: Pair) -> str:
