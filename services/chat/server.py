@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import socket
 import struct
 import time
@@ -410,10 +409,7 @@ async def serve(args: argparse.Namespace) -> int:
         return cli.fail(f"cannot listen on {args.host}:{args.port}/tcp: {exc.strerror or exc}")
     host, port = server.sockets[0].getsockname()[:2]
     cli.log(f"{PROGRAM} listening on {host}:{port}/tcp")
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await cli.run_until_signalled()
     cli.log(f"{PROGRAM} shutting down ({len(hub.room)} members)")
     server.close()
     await hub.shutdown()
