@@ -26,23 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from lablib import common, fingerprint, sandbox
-from lablib import grade as grading
 from lablib.fingerprint import Comparison, Fingerprint, Region, Token, Tokens
+from lablib.grading import Config, GradeError, find_submissions, load_config
+from lablib.grading.config import DEFAULT_CONFIG
 
 #: The code every team was given (kit: course/templates/*.py and course/starter/*.py).
 COURSE = common.ROOT / "course"
 DEFAULT_BASE_GLOBS = ("templates/*.py", "starter/*.py")
-#: Defaults of grading.yaml's ``similarity`` section, chosen from measurement (docs/grading.md, "Similar code").
-THRESHOLD = 0.2
-MIN_MATCH_TOKENS = 30
-SETTINGS_KEYS = {"threshold", "min_match_tokens"}
 #: Hostile input: a team's program is read up to these sizes, the rest is said and skipped.
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FILES_PER_TEAM = 40
-#: Pairs printed in the terminal; pairs with their own page besides the flagged ones.
+#: Pairs printed in the terminal besides the flagged ones.
 TOP_PRINTED = 10
-TOP_PAGES = 30
 SKIP_NAMES = {"__pycache__"}
+#: The report's files, in the class folder of ``scripts/lab grade`` too (its index.html links similar.html).
+JSON_NAME, HTML_NAME = "similar.json", "similar.html"
 
 
 class SimilarError(Exception):
@@ -51,45 +49,15 @@ class SimilarError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    threshold: float = THRESHOLD
-    min_match_tokens: int = MIN_MATCH_TOKENS
-    source: str = "defaults"
+    """grading.yaml's ``similarity`` section (defaults and checks: lablib.grading.config.Similarity)."""
 
+    threshold: float
+    min_match_tokens: int
+    source: str
 
-def load_settings(path: Path) -> Settings:
-    """The ``similarity`` section of a grading YAML (absent: the defaults)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text()) if path.is_file() else None
-    except (OSError, yaml.YAMLError) as exc:
-        raise SimilarError(f"cannot read {path}: {exc}") from exc
-    section = (data or {}).get("similarity") if isinstance(data, dict) else None
-    if section is None:
-        return Settings(source=f"{path} (defaults)" if path.is_file() else "defaults")
-    if not isinstance(section, dict) or set(section) - SETTINGS_KEYS:
-        raise SimilarError(f"{path}: similarity must be a mapping with keys {', '.join(sorted(SETTINGS_KEYS))}")
-    try:
-        threshold = float(section.get("threshold", THRESHOLD))
-        min_tokens = int(section.get("min_match_tokens", MIN_MATCH_TOKENS))
-    except (TypeError, ValueError) as exc:
-        raise SimilarError(f"{path}: similarity: {exc}") from exc
-    if not 0 < threshold <= 1:
-        raise SimilarError(f"{path}: similarity.threshold must be in (0, 1], not {threshold}")
-    if min_tokens < fingerprint.K:
-        raise SimilarError(f"{path}: similarity.min_match_tokens must be at least {fingerprint.K} (one k-gram)")
-    return Settings(threshold, min_tokens, str(path))
-
-
-def main_glob(path: Path) -> str:
-    """grading.yaml's ``main`` (the program in a team's folder), for the same team discovery as grade."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text()) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        data = None
-    return str(data.get("main", grading.DEFAULT_MAIN)) if isinstance(data, dict) else grading.DEFAULT_MAIN
+    @classmethod
+    def of(cls, config: Config) -> Settings:
+        return cls(config.similarity.threshold, config.similarity.min_match_tokens, config.source)
 
 
 # -- reading programs -------------------------------------------------------------------------------------------
@@ -183,10 +151,11 @@ def base_files(given: list[Path], use_default: bool) -> list[Path]:
     return paths
 
 
-def discover(folder: Path, main: str, prefix: str = "") -> list[Team]:
+def discover(folder: Path, program_pattern: str, prefix: str = "") -> list[Team]:
+    """The teams of ``folder``, found as ``scripts/lab grade`` finds them."""
     try:
-        submissions = grading.find_submissions(folder, main)
-    except grading.GradeError as exc:
+        submissions = find_submissions(folder, program_pattern)
+    except GradeError as exc:
         raise SimilarError(str(exc)) from exc
     return [load_team(prefix + s.team, s.path) for s in submissions]
 
@@ -301,9 +270,24 @@ def write(report: Report, out: Path) -> Path:
     from lablib import similar_html
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "similar.json").write_text(json.dumps(report_json(report), indent=1) + "\n")
+    (out / JSON_NAME).write_text(json.dumps(report_json(report), indent=1) + "\n")
     similar_html.write(report, out)
-    return out / "similar.html"
+    return out / HTML_NAME
+
+
+def class_report(folder: Path, config: Config, out: Path) -> str:
+    """similar.json and similar.html in ``out`` for ``scripts/lab grade``'s class page, which links them.
+
+    The course's templates are the base. Returns a line for the TA: what was flagged, or why
+    there is no report (a problem here never stops the grading).
+    """
+    try:
+        report = analyse(discover(folder, config.program_pattern), [], default_base(), Settings.of(config))
+    except SimilarError as exc:
+        return f"similarity report: not written: {exc}"
+    write(report, out)
+    flagged = sum(p.flagged for p in report.pairs)
+    return f"similarity report: {flagged} of {len(report.pairs)} pairs flagged: {out / HTML_NAME}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,27 +297,24 @@ def main(argv: list[str] | None = None) -> int:
         epilog="See docs/grading.md, 'Similar code'. Thresholds: grading.yaml's similarity section.",
     )
     parser.add_argument("folder", type=Path, help="one file or folder per team (as for scripts/lab grade)")
-    parser.add_argument(
-        "--base", type=Path, nargs="+", default=[], metavar="FILE", help="more base code (files, folders)"
-    )
+    parser.add_argument("--base", type=Path, nargs="+", default=[], metavar="FILE", help="more base code")
     parser.add_argument("--no-default-base", action="store_true", help="do not subtract course/templates and starter")
     parser.add_argument("--against", type=Path, nargs="+", default=[], metavar="OLD_DIR", help="earlier submissions")
     parser.add_argument("--out", type=Path, help="report folder (default grades/similar-<UTC time>)")
-    parser.add_argument("--config", help="grading YAML (default: FOLDER/grading.yaml, else grading/grading.yaml)")
+    parser.add_argument("--config", type=Path, help="grading YAML (default: grading/grading.yaml)")
     parser.add_argument("--top", type=int, default=TOP_PRINTED, help="pairs printed besides the flagged ones")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    folder = sandbox.user_path(args.folder)
     try:
-        config = grading.resolve_config(folder, str(sandbox.user_path(Path(args.config))) if args.config else None)
-        settings = load_settings(config)
-        main = main_glob(config)
-        teams = discover(folder, main)
-        against = [t for old in args.against for t in discover(sandbox.user_path(old), main, f"{old.name}/")]
+        config = load_config(sandbox.user_path(args.config) if args.config else DEFAULT_CONFIG)
+        pattern = config.program_pattern
+        teams = discover(sandbox.user_path(args.folder), pattern)
+        against = [t for old in args.against for t in discover(sandbox.user_path(old), pattern, f"{old.name}/")]
         base = base_files([sandbox.user_path(b) for b in args.base], not args.no_default_base)
-    except SimilarError as exc:
+    except (SimilarError, GradeError) as exc:
         print(f"scripts/lab similar: {exc}", file=sys.stderr)
         return 2
+    settings = Settings.of(config)
     report = analyse(teams, against, base, settings)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     out = sandbox.user_path(args.out) if args.out else common.ROOT / "grades" / f"similar-{stamp}"

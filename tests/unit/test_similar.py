@@ -16,6 +16,9 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 
 import make_similar  # noqa: E402
 from lablib import similar  # noqa: E402
+from lablib.grading import load_config  # noqa: E402
+from lablib.grading.config import DEFAULT_CONFIG, Similarity  # noqa: E402
+from lablib.grading.reports import class_reports  # noqa: E402
 
 STUDENTS = ROOT / "tests" / "fixtures" / "students"
 BASE = make_similar.BASE
@@ -160,33 +163,51 @@ def test_against_compares_last_year_with_this_year_only(tmp_path: Path) -> None:
     assert flagged(report) == {frozenset(("Mike", "2025/Oscar")), frozenset(("Mike", "2025/Papa"))}
 
 
+#: A grading.yaml with one part: the similarity section is added per test.
+PARTS = 'parts:\n  calc:\n    calc-server: {run: "python3 {file} calc-server {port}"}\n'
+
+
 @pytest.mark.parametrize(
     ("yaml", "error"),
     [
-        ("similarity: {threshold: 0}", "similarity.threshold must be in (0, 1], not 0.0"),
-        ("similarity: {threshold: 1.5}", "similarity.threshold must be in (0, 1], not 1.5"),
-        ("similarity: {threshold: high}", "similarity: could not convert string to float: 'high'"),
-        ("similarity: {min_match_tokens: 3}", "similarity.min_match_tokens must be at least 10 (one k-gram)"),
-        ("similarity: {thresold: 0.3}", "similarity must be a mapping with keys min_match_tokens, threshold"),
-        ("similarity: [0.3]", "similarity must be a mapping with keys min_match_tokens, threshold"),
+        ("similarity: {threshold: 1.5}", "similarity/threshold: 1.5 is out of range (0 to 1)"),
+        ("similarity: {threshold: high}", "similarity/threshold: expected a number, got 'high'"),
+        ("similarity: {min_match_tokens: 3}", "similarity/min_match_tokens: 3 is out of range (10 to 1e+06)"),
+        ("similarity: {thresold: 0.3}", "similarity/thresold: unknown key (known: threshold, min_match_tokens)"),
+        ("similarity: [0.3]", "similarity: expected a mapping, got list"),
         ("similarity: {threshold: [", "cannot read"),
     ],
 )
 def test_bad_settings_are_refused(tmp_path: Path, yaml: str, error: str, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copy(STUDENTS / "Lab2_Good.py", tmp_path / "Lab2_Good.py")
-    (tmp_path / "grading.yaml").write_text(yaml + "\n")
-    code, report = run(tmp_path, tmp_path / "out")
+    (tmp_path / "grading.yaml").write_text(PARTS + yaml + "\n")
+    code, report = run(tmp_path, tmp_path / "out", "--config", str(tmp_path / "grading.yaml"))
     assert (code, report) == (2, {})
     assert error in capsys.readouterr().err
 
 
-def test_settings_come_from_the_folders_grading_yaml(tmp_path: Path) -> None:
+def test_settings_come_from_the_grading_config(tmp_path: Path) -> None:
     shutil.copy(STUDENTS / "Lab2_Good.py", tmp_path / "Lab2_Good.py")
     shutil.copy(make_similar.SIMILAR / "Lab2_Kestrel.py", tmp_path / "Lab2_Kestrel.py")
-    (tmp_path / "grading.yaml").write_text("similarity: {threshold: 0.05, min_match_tokens: 20}\n")
-    _, report = run(tmp_path, tmp_path / "out")
+    (tmp_path / "grading.yaml").write_text(PARTS + "similarity: {threshold: 0.05, min_match_tokens: 20}\n")
+    _, report = run(tmp_path, tmp_path / "out", "--config", str(tmp_path / "grading.yaml"))
     assert report["settings"]["threshold"] == 0.05 and report["settings"]["min_match_tokens"] == 20
     assert report["pairs"][0]["flagged"]  # their shared role table, flagged at this low threshold
+
+
+def test_the_shipped_settings_are_the_measured_defaults() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    assert config.similarity == Similarity() == Similarity(threshold=0.2, min_match_tokens=30)
+
+
+def test_the_class_page_gets_the_report(tmp_path: Path) -> None:
+    make_similar.build(tmp_path / "class")
+    line = similar.class_report(tmp_path / "class", load_config(DEFAULT_CONFIG), tmp_path / "out")
+    assert line.startswith("similarity report: ") and line.endswith(str(tmp_path / "out" / "similar.html"))
+    assert (tmp_path / "out" / "similar.json").is_file()
+    assert class_reports(tmp_path / "out") == [("similar.html", "similarity report")]
+    missing = similar.class_report(tmp_path / "nowhere", load_config(DEFAULT_CONFIG), tmp_path / "out2")
+    assert missing == f"similarity report: not written: {tmp_path / 'nowhere'} is not a folder of submissions"
 
 
 @pytest.mark.parametrize(
