@@ -241,3 +241,25 @@ def test_the_default_base_is_the_course_kit(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setattr(similar, "COURSE", tmp_path)
     assert [p.name for p in similar.base_files([], True)] == ["Lab2_NAME.py", "TCP_Client.py", "UDP_Server.py"]
     assert similar.base_files([], False) == []
+
+
+def test_scripts_lab_grade_writes_the_report_its_class_page_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """grade's own steps (Docker) stubbed: what is left is the hook, and the page it writes."""
+    from lablib.grading import cli
+
+    class Grader:
+        def __init__(self, *args: object) -> None:
+            self.run_id = "slgrade-test"
+
+    monkeypatch.setattr(cli, "grade_client", lambda jobs: None)
+    monkeypatch.setattr(cli, "Grader", Grader)
+    monkeypatch.setattr(cli, "grade_class", lambda grader, submissions, jobs: [])
+    monkeypatch.setattr(cli.sandbox, "sweep", lambda client, run_id: [])
+    make_similar.build(tmp_path / "class")
+    assert cli.main([str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--no-build"]) == 0
+    assert '<a href="similar.html">similarity report</a>' in (tmp_path / "out" / "index.html").read_text()
+    report = json.loads((tmp_path / "out" / "similar.json").read_text())
+    assert len(report["pairs"]) == 105
+    assert "lab: similarity report: " in capsys.readouterr().err
