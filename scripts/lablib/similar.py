@@ -104,12 +104,16 @@ def read_source(path: Path, shown: str) -> SourceFile:
 
 
 def team_files(path: Path) -> list[Path]:
+    """A team's .py files: the file itself, or those in its folder (hidden ones and links out of it skipped)."""
     if path.is_file():
         return [path]
+    inside = path.resolve()
     found = sorted(
         p
         for p in path.rglob("*.py")
-        if p.is_file() and not any(part.startswith(".") or part in SKIP_NAMES for part in p.relative_to(path).parts)
+        if p.is_file()
+        and not any(part.startswith(".") or part in SKIP_NAMES for part in p.relative_to(path).parts)
+        and p.resolve().is_relative_to(inside)  # a link to a file elsewhere on the TA's machine is not the team's
     )
     return found[:MAX_FILES_PER_TEAM]
 

@@ -141,11 +141,15 @@ def test_a_team_folder_is_one_program(tmp_path: Path) -> None:
     (tmp_path / "Zulu").mkdir()
     shutil.copy(STUDENTS / "Lab2_Good.py", tmp_path / "Zulu" / "Lab2_Zulu.py")
     (tmp_path / "Zulu" / "helpers.py").write_text((STUDENTS / "Lab2_FloatArtefacts.py").read_text())
+    (tmp_path / "Zulu" / "sneaky.py").symlink_to(ROOT / "scripts" / "lablib" / "similar.py")  # not the team's
+    (tmp_path / "Zulu" / ".hidden.py").write_text("x = 1\n")
     shutil.copy(STUDENTS / "Lab2_Good.py", tmp_path / "Lab2_Yankee.py")
     _, report = run(tmp_path, tmp_path / "out")
     pair = report["pairs"][0]
     assert pair["flagged"] and set(pair["teams"]) == {"Zulu", "Yankee"}
     assert {m["Zulu"]["file"] for m in pair["matches"]} <= {"Lab2_Zulu.py", "helpers.py"}
+    zulu = similar.load_team("Zulu", tmp_path / "Zulu")
+    assert [f.name for f in zulu.files] == ["Lab2_Zulu.py", "helpers.py"]
 
 
 def test_against_compares_last_year_with_this_year_only(tmp_path: Path) -> None:
