@@ -20,7 +20,7 @@ import json
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,7 @@ def read_source(path: Path, shown: str) -> SourceFile:
     except OSError as exc:
         return SourceFile(shown, "", (f"cannot read: {exc.strerror or exc}",))
     if len(raw) > MAX_FILE_BYTES:
-        return SourceFile(shown, "", (f"larger than {MAX_FILE_BYTES // 1024 // 1024} MiB: not compared",))
+        return SourceFile(shown, "", (f"larger than {MAX_FILE_BYTES} bytes: not compared",))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -115,17 +115,17 @@ def team_files(path: Path) -> list[Path]:
         and not any(part.startswith(".") or part in SKIP_NAMES for part in p.relative_to(path).parts)
         and p.resolve().is_relative_to(inside)  # a link to a file elsewhere on the TA's machine is not the team's
     )
-    return found[:MAX_FILES_PER_TEAM]
+    return found
 
 
 def load_team(name: str, path: Path) -> Team:
     paths = team_files(path)
-    files = [read_source(p, p.name if p == path else str(p.relative_to(path))) for p in paths]
+    files = [read_source(p, p.name if p == path else str(p.relative_to(path))) for p in paths[:MAX_FILES_PER_TEAM]]
     notes = [f"{f.name}: {n}" for f in files for n in f.notes]
     if not files:
         notes.append("no .py file")
-    elif len(paths) == MAX_FILES_PER_TEAM:
-        notes.append(f"only the first {MAX_FILES_PER_TEAM} .py files compared")
+    if len(paths) > MAX_FILES_PER_TEAM:
+        notes.append(f"{len(paths)} .py files: only the first {MAX_FILES_PER_TEAM} compared")
     tokens: list[Token] = []
     token_file: list[int] = []
     modes = []
@@ -187,7 +187,6 @@ class Report:
     settings: Settings
     base: list[Path]
     seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
 
 def analyse(teams: list[Team], against: list[Team], base: list[Path], settings: Settings) -> Report:

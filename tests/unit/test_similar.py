@@ -129,7 +129,17 @@ def test_a_file_too_large_is_said_and_skipped(tmp_path: Path, monkeypatch: pytes
     shutil.copy(STUDENTS / "Lab2_Good.py", tmp_path / "Lab2_Good.py")
     (tmp_path / "Lab2_Small.py").write_text("x = 1\n")
     _, report = run(tmp_path, tmp_path / "out")
-    assert report["teams"]["Good"]["notes"] == ["Lab2_Good.py: larger than 0 MiB: not compared"]
+    assert report["teams"]["Good"]["notes"] == ["Lab2_Good.py: larger than 1000 bytes: not compared"]
+
+
+def test_a_folder_of_many_files_is_cut_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(similar, "MAX_FILES_PER_TEAM", 3)
+    (tmp_path / "Many").mkdir()
+    for i in range(5):
+        (tmp_path / "Many" / f"part{i}.py").write_text(f"x{i} = {i}\n")
+    team = similar.load_team("Many", tmp_path / "Many")
+    assert [f.name for f in team.files] == ["part0.py", "part1.py", "part2.py"]
+    assert team.notes == ["5 .py files: only the first 3 compared"]
 
 
 def test_the_class_fixtures(tmp_path: Path) -> None:
