@@ -256,7 +256,7 @@ def report_json(report: Report) -> dict[str, Any]:
 
 
 def summary_lines(report: Report, top: int = TOP_PRINTED) -> list[str]:
-    shown = [p for p in report.pairs if p.result.regions][: max(top, sum(p.flagged for p in report.pairs))]
+    shown = [p for p in report.pairs if p.result.regions][:top]
     width = max((len(p.first.name) + len(p.second.name) + 5 for p in shown), default=10)
     lines = [f"{'pair':<{width}}  similarity  longest  flagged"]
     for p in shown:
@@ -264,6 +264,9 @@ def summary_lines(report: Report, top: int = TOP_PRINTED) -> list[str]:
         lines.append(f"{label:<{width}}  {p.similarity:>10.2f}  {p.result.longest:>7}  {'yes' if p.flagged else ''}")
     if not shown:
         lines.append("(no pair shares a match of at least min_match_tokens tokens)")
+    more = sum(p.flagged for p in report.pairs[len(shown) :])
+    if more:
+        lines.append(f"... and {more} more flagged pairs (--top N shows more; similar.html lists them all)")
     for team in report.teams + report.against:
         lines += [f"note: {team.name}: {n}" for n in team.notes]
     return lines
@@ -312,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(sandbox.user_path(args.config) if args.config else DEFAULT_CONFIG)
         pattern = config.program_pattern
         teams = discover(sandbox.user_path(args.folder), pattern)
-        against = [t for old in args.against for t in discover(sandbox.user_path(old), pattern, f"{old.name}/")]
+        olds = [sandbox.user_path(old).resolve() for old in args.against]
+        against = [t for old in olds for t in discover(old, pattern, f"{old.name}/")]
         base = base_files([sandbox.user_path(b) for b in args.base], not args.no_default_base)
     except (SimilarError, GradeError) as exc:
         print(f"scripts/lab similar: {exc}", file=sys.stderr)

@@ -177,6 +177,15 @@ def test_against_compares_last_year_with_this_year_only(tmp_path: Path) -> None:
     assert flagged(report) == {frozenset(("Mike", "2025/Oscar")), frozenset(("Mike", "2025/Papa"))}
 
 
+def test_the_terminal_shows_the_top_pairs(disguised_class: tuple[Path, dict], capsys: pytest.CaptureFixture) -> None:
+    folder, _ = disguised_class
+    assert similar.main([str(folder), "--out", str(folder.parent / "top"), "--top", "3", "--no-default-base"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["pair", "similarity", "longest", "flagged"]
+    assert len([line for line in lines[1:4] if line.endswith("yes")]) == 3
+    assert lines[4].startswith("... and ") and "more flagged pairs" in lines[4]
+
+
 #: A grading.yaml with one part: the similarity section is added per test.
 PARTS = 'parts:\n  calc:\n    calc-server: {run: "python3 {file} calc-server {port}"}\n'
 
