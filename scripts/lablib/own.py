@@ -187,7 +187,7 @@ def remove_own(project: str, role: str) -> int:
     # Program first, then its holder (the namespace it lives in).
     for container in sorted(containers, key=lambda c: c.name.endswith("-net")):
         resources.container(container)
-    resources.stop_all(containers)
+    common.stop_all(containers, sandbox.STOP_TIMEOUT)
     for problem in resources.close():
         common.log(problem)
     return len(containers)
