@@ -126,3 +126,25 @@ def test_docker_container_list_entries_become_hosts() -> None:
         ("chat-client-run-1f2e", "client", "chat", "172.30.2.130"),
         ("capture", "capture", "tcpdump", ""),
     ]
+
+
+def test_watch_refuses_bad_arguments_clearly(capsys, tmp_path: Path) -> None:
+    from lablib import watch
+
+    assert watch.main(["--port", "0"]) == 2
+    assert "is not a TCP port" in capsys.readouterr().err
+    assert watch.main(["--capture", str(tmp_path / "nope.pcap"), "--no-docker"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_watch_says_when_its_port_is_taken(capsys) -> None:
+    import socket
+
+    from lablib import watch
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert watch.main(["--port", str(port), "--capture", str(SPLIT), "--no-docker"]) == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err

@@ -15,7 +15,7 @@ saying what it means in the lab's protocol.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from services.roles import PROTOCOL_PORTS
@@ -395,9 +395,13 @@ class Tracker:
         conv.forgotten[name] = conv.forgotten.get(name, 0) + excess
 
 
-def conversations(packets: Iterable[Packet]) -> list[Conversation]:
-    """Every conversation of ``packets`` (nothing forgotten), in order of their first packet."""
+def conversations(packets: Iterable[Packet], raw: Mapping[int, bytes] | None = None) -> list[Conversation]:
+    """Every conversation of ``packets`` (nothing forgotten), in order of their first packet.
+
+    With ``raw`` (``Capture.raw`` of ``read_capture(path, keep_raw=True)``) each conversation
+    also keeps its frames' bytes in ``frames`` (for a hex dump, or ``pcap_bytes``).
+    """
     tracker = Tracker()
     for p in packets:
-        tracker.feed(p)
+        tracker.feed(p, raw=raw.get(p.frame) if raw else None)
     return tracker.conversations
