@@ -27,6 +27,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("build", "build", "build the lab image (and the offline base when no registry is reachable)"),
     Verb("test", "test", "ruff, then every test layer; extra arguments go to pytest"),
     Verb("report", "report", "report a capture: handshakes, lines, teardowns; --svg draws a ladder"),
+    Verb("watch", "watch", "watch the lab live in a browser: hosts, conversations, ladder diagrams (Ctrl-C stops)"),
     Verb("own", "own", "run your own program in the lab, sandboxed, in a role's place"),
     Verb("check", "check", "run the conformance checker against the lab's server for ROLE (or judge a client)"),
     Verb("grade", "grading.cli", "grade a class: each team's submission in a sandbox; reports, results.json, HTML"),
