@@ -31,6 +31,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("own", "own", "run your own program in the lab, sandboxed, in a role's place"),
     Verb("check", "check", "run the conformance checker against the lab's server for ROLE (or judge a client)"),
     Verb("grade", "grading.cli", "grade a class: each team's submission in a sandbox; reports, results.json, HTML"),
+    Verb("similar", "similar", "similar code across a class: every pair scored, templates subtracted; similar.html"),
     Verb("sandbox", "sandbox.cli", "show the sandbox a student's program runs in: limits, firewall"),
     Verb("bench", "bench", "benchmark the servers against ngircd and the threaded skeleton"),
     Verb("deploy", "deploy", "run the servers on a cloud VM: ship the image, start them, print firewall rules"),
