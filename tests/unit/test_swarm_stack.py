@@ -19,6 +19,7 @@ from lablib import client as client_verb  # noqa: E402
 from lablib import common  # noqa: E402
 from lablib.swarm import engine  # noqa: E402
 from lablib.swarm import stack as stackfile  # noqa: E402
+
 from services import overlay_capture, roles  # noqa: E402
 
 
