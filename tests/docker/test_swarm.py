@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -121,6 +124,33 @@ def test_two_clients_chat(stack: StackLab) -> None:
     ada.wait_line(r"^Server: time=\S+ Bob has left\. Member count=1$", 30)
     ada.close_stdin()
     assert ada.wait(60) == 0, ada.output()
+
+
+def test_own_program_takes_a_servers_place(stack: StackLab) -> None:
+    """own --swarm on this manager: the reference scaled to 0, the student's server reached by the lab name."""
+    student = ROOT / "tests" / "fixtures" / "students" / "Lab2_Good.py"
+    argv = [sys.executable, "-m", "lablib.verbs", "own", "--swarm", "calc-server", str(student)]
+    argv += ["--", "calc-server", "12002"]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
+    try:
+        stack.wait_for(lambda: any("Server ready on port 12002" in line for line in lines), 90, "the student's server")
+        assert stack.services()["calc-server"].attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 0
+        result = stack.run_client("calc", stdin="Ada\n12 + 42\nq\n")
+        assert result.returncode == 0 and re.search(r"^54$", result.stdout, re.M), result
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    reader.join(10)
+    output = "".join(lines)
+    own_ip = re.search(r"^your program: \S+ at ([\d.]+) on ", output, re.M)
+    assert own_ip and own_ip[1].startswith(stack.subnet.rsplit(".", 1)[0] + "."), output
+    assert re.search(rf"\('{OVERLAY_BASE}\.\d+\.\d+', \d+\)", output), output  # it saw a client's own address
+    stack.wait_for(lambda: stack.task_address("calc-server") != "-", 90, "the reference calc-server back")
+    calc = stack.run_client("calc", stdin="Bo\n1 + 1\nq\n")
+    assert re.search(r"^2$", calc.stdout, re.M), calc
 
 
 def test_unsatisfiable_placement_is_a_clear_message(docker_client: Any, stack: StackLab) -> None:

@@ -109,9 +109,12 @@ def up(args: Any) -> int:
     deploy(stack, env)
     try:
         engine.wait_ready(client, stack, UP_TIMEOUT)
-    except engine.PlacementError:
+    except engine.PlacementError as exc:
         common.log(f"removing stack {stack} again: it cannot run on this swarm as placed")
-        remove(client, stack)
+        left = remove(client, stack)
+        if left:
+            also = f"\n  not removed yet: {', '.join(left)} (scripts/lab down --swarm)"
+            raise engine.PlacementError(f"{exc}{also}") from None
         raise
     common.log(f"stack {stack} is up in {time.monotonic() - start:.1f} s")
     print_hosts(client, stack)
@@ -141,14 +144,15 @@ def remove(client: Any, stack: str) -> list[str]:
         # Typically the network, which still had the stopping tasks' endpoints: retried below.
         common.log(f"docker stack rm {stack}: {done.stderr.strip()}")
     deadline = time.monotonic() + DOWN_TIMEOUT
+    why = ""
     while True:
         left = engine.leftovers(client, stack)
         if not left or time.monotonic() > deadline:
-            return left
+            return [f"{item} ({why})" if why and item.startswith("network ") else item for item in left]
         if all(item.startswith("network ") for item in left):
             # Every task is gone, so the network's endpoints go too: remove it as `stack rm` would have.
             names = [item.removeprefix("network ") for item in left]
-            subprocess.run(["docker", "network", "rm", *names], capture_output=True)
+            why = subprocess.run(["docker", "network", "rm", *names], capture_output=True, text=True).stderr.strip()
         time.sleep(engine.POLL)
 
 
