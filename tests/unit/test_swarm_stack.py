@@ -181,3 +181,43 @@ def test_client_names(name: str, role: str) -> None:
 def test_unknown_client_is_a_clear_error(name: str) -> None:
     with pytest.raises(common.LabError, match="clients: datetime, udp-echo, tcp-echo, calc, chat"):
         client_verb.client_role(name)
+
+
+# --- this node's place in a swarm ------------------------------------------------------------------
+
+
+class FakeEngine:
+    """What require_swarm reads of an engine: ``info()['Swarm']``."""
+
+    def __init__(self, state: str, manager: bool = False) -> None:
+        self.swarm = {"LocalNodeState": state, "ControlAvailable": manager}
+
+    def info(self) -> dict:
+        return {"Swarm": self.swarm}
+
+
+def test_no_swarm_names_docker_swarm_init() -> None:
+    with pytest.raises(
+        common.LabError, match=r"in no swarm\. On the instructor's machine run\n    docker swarm init\n"
+    ):
+        engine.require_swarm(FakeEngine("inactive"), manager=True)
+
+
+def test_a_worker_cannot_run_the_managers_verbs() -> None:
+    with pytest.raises(common.LabError, match="this node is a swarm worker: run it on a manager"):
+        engine.require_swarm(FakeEngine("active", manager=False), manager=True)
+    assert engine.require_swarm(FakeEngine("active", manager=False), manager=False)["LocalNodeState"] == "active"
+
+
+def test_client_runs_compose_yaml_service_on_the_overlay() -> None:
+    """`client chat --swarm` is compose.yaml's chat-client as `docker run` on <stack>_lab (settings via Compose)."""
+    try:
+        argv = client_verb.swarm_run_argv(roles.get("chat-client"), "st", ["--name", "Ada"], tty=False)
+    except common.LabError as exc:
+        pytest.skip(f"no Compose v2 here: {exc}")
+    assert argv[:4] == ["docker", "run", "--rm", "-i"] and "-t" not in argv
+    pairs = set(zip(argv, argv[1:], strict=False))
+    assert {("--network", "st_lab"), ("--hostname", "chat-client"), ("--cap-add", "NET_ADMIN")} <= pairs
+    assert ("-e", "SOCKLAB_HOST=chat-server") in pairs and "--init" in argv
+    assert ("--label", "org.socklab.swarm.client=st") in pairs
+    assert argv[-7:] == ["python3", common.IMAGE, "-m", "services", "chat-client", "--name", "Ada"]
