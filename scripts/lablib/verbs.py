@@ -35,6 +35,8 @@ VERBS: tuple[Verb, ...] = (
     Verb("sandbox", "sandbox.cli", "show the sandbox a student's program runs in: limits, firewall"),
     Verb("bench", "bench", "benchmark the servers against ngircd and the threaded skeleton"),
     Verb("deploy", "deploy", "run the servers on a cloud VM: ship the image, start them, print firewall rules"),
+    Verb("client", "client", "start an interactive client (chat, calc, ...) in this terminal; --swarm: on the overlay"),
+    Verb("swarm", "swarm.cli", "the swarm lab: print its stack file, list nodes, ship the image to nodes"),
     Verb("help", "verbs", "list the verbs"),
 )
 
