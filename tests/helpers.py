@@ -34,12 +34,18 @@ def wait_for(cond: Callable[[], object], timeout: float = TIMEOUT, interval: flo
 
 
 class Program:
-    """``python3 -m services NAME ...`` as a child process, its output collected line by line."""
+    """``python3 -m services NAME ...`` as a child process, its output collected line by line.
 
-    def __init__(self, name: str, *args: str, env: dict[str, str] | None = None, stdin: bool = False) -> None:
+    ``script``: run that Python file instead (``python3 SCRIPT ARGS``, e.g. a course template).
+    """
+
+    def __init__(
+        self, name: str, *args: str, env: dict[str, str] | None = None, stdin: bool = False, script: Path | None = None
+    ) -> None:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        program = [str(script)] if script is not None else ["-m", "services", name]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services", name, *args],
+            [sys.executable, *program, *args],
             cwd=ROOT,
             env=full_env,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
