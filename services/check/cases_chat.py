@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from services.check import judge
-from services.check.common import Pair, bad_line_cases, framing_cases, tcp_probe
+from services.check.common import Pair, bad_line_cases, error_wanted, expect_error, framing_cases, tcp_probe
 from services.check.core import Config, case
 from services.check.session import CaseFailed, Session, TcpConn
 
@@ -260,9 +260,7 @@ def login_rules(s: Session, cfg: Config) -> None:
     d = room.member("Robin", "D")
     for bad in [a.name, a.name.upper(), *BAD_NAMES]:
         d.say(bad)
-        got = d.next(f"a line starting 'ERROR ' refusing the name {bad!r}")
-        if not got.startswith("ERROR "):
-            raise CaseFailed(f"D: sent the name {bad!r}, expected a line starting 'ERROR ', got {got!r}")
+        expect_error(d.next(f"{error_wanted()} refusing the name {bad!r}"), f"the name {bad!r}", d.conn.label)
     join_strict(room, "Robin", "D", member=d)
 
 

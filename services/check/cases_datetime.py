@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from services.check import judge
-from services.check.common import ERROR_PREFIX, udp_probe
+from services.check.common import ask_error, udp_probe
 from services.check.core import Config, case
 from services.check.session import CaseFailed, Session, UdpConn
 
@@ -21,6 +21,8 @@ DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})\n")
 TIME_RE = re.compile(r"(\d{2}):(\d{2}):(\d{2})\n")
 #: Requests from separate sockets, to show the server loops and answers everyone.
 REPEATS = 6
+#: What an ERROR reply must name: the valid requests.
+VALID = ("SEND_DATE", "SEND_TIME")
 BAD_REQUESTS = [b"SEND_YEAR", b"send_time", b"", b"SEND_DATE SEND_TIME"]
 OVERSIZED = 4000
 
@@ -96,32 +98,25 @@ def whitespace(s: Session, cfg: Config) -> None:
     expect_date(conn, cfg, b"SEND_DATE\n")
 
 
-def expect_error(conn: UdpConn, request: bytes) -> None:
-    reply = text(conn.ask(request, "an ERROR reply"))
-    if not reply.startswith(ERROR_PREFIX) or "SEND_DATE" not in reply or "SEND_TIME" not in reply:
-        want = f"a reply starting {ERROR_PREFIX!r} naming SEND_DATE and SEND_TIME"
-        raise CaseFailed(f"sent {request!r}, expected {want}, got {reply!r}")
-
-
 @case("datetime.unknown-request", "strict", "any other request gets ERROR naming SEND_DATE and SEND_TIME")
 def unknown_request(s: Session, cfg: Config) -> None:
     conn = s.udp("A")
     for bad in BAD_REQUESTS:
-        expect_error(conn, bad)
+        ask_error(conn, bad, repr(bad), VALID)
     expect_time(conn, cfg)
 
 
 @case("datetime.invalid-utf8", "strict", "a datagram that is not UTF-8 gets ERROR, the server goes on")
 def invalid_utf8(s: Session, cfg: Config) -> None:
     conn = s.udp("A")
-    expect_error(conn, b"SEND_\xff\xfe")
+    ask_error(conn, b"SEND_\xff\xfe", "a datagram that is not UTF-8", VALID)
     expect_time(conn, cfg)
 
 
 @case("datetime.oversized", "strict", f"a {OVERSIZED}-byte datagram gets ERROR, the server goes on")
 def oversized(s: Session, cfg: Config) -> None:
     conn = s.udp("A")
-    expect_error(conn, b"SEND_TIME" * (OVERSIZED // 9))
+    ask_error(conn, b"SEND_TIME" * (OVERSIZED // 9), f"a {OVERSIZED}-byte datagram", VALID)
     expect_time(conn, cfg)
 
 

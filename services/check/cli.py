@@ -11,18 +11,10 @@ import json
 import sys
 import zoneinfo
 
-from services.check.core import (
-    CLIENT_ROLES,
-    LEVELS,
-    REPLY_TIMEOUT,
-    ROLE_SERVICE,
-    ROLES,
-    CaseResult,
-    cases_for,
-    run_checks,
-)
+from services import roles
+from services.check.core import LEVELS, REPLY_TIMEOUT, ROLES, CaseResult, cases_for, run_checks
 from services.check.session import ARROWS
-from services.cli import PORTS, make_parser, parse
+from services.cli import make_parser, parse
 
 #: Seconds a client role is recorded when no --cmd is given (the client is started elsewhere).
 CLIENT_DURATION = 20.0
@@ -81,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: {args.role} has no case {', '.join(unknown)} (see --list --level strict)", file=sys.stderr)
         return 2
-    client = args.role in CLIENT_ROLES
+    client = roles.get(args.role).is_client
     host = args.listen if client else (args.host or args.role)
-    port = args.port if args.port is not None else PORTS[ROLE_SERVICE[args.role]]
+    port = args.port if args.port is not None else roles.server_port(args.role)
     options: dict[str, object] = {"reply_timeout": args.timeout, "zones": zones, "only": tuple(args.case)}
     if client:
         duration = args.duration if args.duration is not None else (None if args.cmd else CLIENT_DURATION)

@@ -23,7 +23,8 @@ import pytest
 from ..helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from lablib import common, grade, sandbox  # noqa: E402
+from lablib import common, sandbox  # noqa: E402
+from lablib import grading as grade  # noqa: E402
 
 CLASS = ROOT / "tests" / "fixtures" / "class"
 CONFIG = """

@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from services.check import CaseResult, run_checks
-from tests.helpers import ROOT, Program, wait_for
+from tests.helpers import ROOT, Child, Program
 
 STUDENTS = ROOT / "tests" / "fixtures" / "students"
 SERVER_ROLES = ["udp-echo-server", "tcp-echo-server", "datetime-server", "calc-server", "chat-server"]
@@ -40,17 +39,8 @@ def not_run(results: list[CaseResult]) -> set[str]:
 @contextmanager
 def student(file: str, role: str) -> Iterator[int]:
     """A fixture's server on an ephemeral port (it prints "Server ready on port N")."""
-    proc = subprocess.Popen(
-        [PY, str(STUDENTS / file), role, "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True).start()
-    try:
-        port = wait_for(lambda: next((m[1] for m in map(re.compile(r"port (\d+)").search, lines) if m), None))
-        yield int(str(port))
-    finally:
-        proc.kill()
-        proc.wait()
+    with Child([PY, str(STUDENTS / file), role, "0"]) as proc:
+        yield int(proc.wait_line(r"port (\d+)")[1])
 
 
 @pytest.mark.parametrize("level", ["lab", "strict"])

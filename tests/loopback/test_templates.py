@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import ROOT, LineClient, Program, udp_request
+from tests.helpers import ROOT, Child, LineClient, Program, udp_request
 
 TEMPLATES = ROOT / "course" / "templates"
 READY_RE = r"^The server is ready to receive on port (?P<port>\d+)$"
@@ -22,8 +22,9 @@ PROMPT = "Input lowercase sentence: "
 RUN_TIMEOUT = 15.0
 
 
-def template_server(name: str, *args: str) -> Program:
-    return Program(name, *args, script=TEMPLATES / name)
+def template_server(name: str, *args: str) -> Child:
+    """``python3 TEMPLATE ARGS`` as students run it, its output collected line by line."""
+    return Child([sys.executable, "-u", str(TEMPLATES / name), *args], cwd=ROOT)
 
 
 def run_template(name: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
