@@ -31,6 +31,11 @@ VERBS: tuple[Verb, ...] = (
     Verb("check", "check", "run the conformance checker against the lab's server for ROLE (or judge a client)"),
     Verb("grade", "grading.cli", "grade a class: each team's submission in a sandbox; reports, results.json, HTML"),
     Verb("sandbox", "sandbox.cli", "show the sandbox a student's program runs in: limits, firewall"),
+    Verb(
+        "evidence",
+        "evidence",
+        "evidence for your report from your capture and logs: handshake, text, sessions (SVG + MD)",
+    ),
     Verb("bench", "bench", "benchmark the servers against ngircd and the threaded skeleton"),
     Verb("deploy", "deploy", "run the servers on a cloud VM: ship the image, start them, print firewall rules"),
     Verb("help", "verbs", "list the verbs"),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lablib import common
+from lablib.evidence import hex_dump
 
 EVIDENCE = common.ROOT / "docs" / "evidence"
 TEMPLATE = EVIDENCE / "lab-report.template.md"
@@ -38,7 +39,6 @@ PACKETS = re.compile(r"starts \+[\d.]+ s into the capture, (?P<count>\d+) (?:pac
 #: Lines docker compose adds to a client's output ("Container x Running"): not the program's.
 COMPOSE_NOISE = re.compile(r"^ Container \S+ ")
 ICMP_DEST_UNREACHABLE, ICMP_PORT_UNREACHABLE = 3, 3
-HEX_ROW = 16  # bytes per hex dump row, as tshark -x prints them
 DATETIME_HEAD = 3  # request lines quoted before the "..." of the date/time conversation
 
 
@@ -115,17 +115,6 @@ def frames(pcap: Path) -> Iterator[tuple[int, bytes]]:
     with pcap.open("rb") as handle:
         for number, (_ts, frame) in enumerate(dpkt.pcap.Reader(handle), start=1):
             yield number, frame
-
-
-def hex_dump(frame: bytes) -> str:
-    """The frame as ``tshark -x`` shows it: offset, 16 bytes in hex, the same bytes as ASCII."""
-    rows = []
-    for offset in range(0, len(frame), HEX_ROW):
-        chunk = frame[offset : offset + HEX_ROW]
-        hexes = " ".join(f"{b:02x}" for b in chunk)
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        rows.append(f"{offset:04x}  {hexes:<{HEX_ROW * 3 - 1}}   {text}")
-    return "\n".join(rows)
 
 
 def first_data_segment(pcap: Path, client: tuple[str, int], server: tuple[str, int]) -> tuple[int, bytes, bytes]:
