@@ -33,6 +33,12 @@ VERBS: tuple[Verb, ...] = (
     Verb("grade", "grading.cli", "grade a class: each team's submission in a sandbox; reports, results.json, HTML"),
     Verb("similar", "similar", "similar code across a class: every pair scored, templates subtracted; similar.html"),
     Verb("sandbox", "sandbox.cli", "show the sandbox a student's program runs in: limits, firewall"),
+    Verb("selftest", "selftest", "check your Lab2_NAME.py as the grader will: every role sandboxed, cases, score"),
+    Verb(
+        "evidence",
+        "evidence",
+        "evidence for your report from your capture and logs: handshake, text, sessions (SVG + MD)",
+    ),
     Verb("bench", "bench", "benchmark the servers against ngircd and the threaded skeleton"),
     Verb("deploy", "deploy", "run the servers on a cloud VM: ship the image, start them, print firewall rules"),
     Verb("client", "client", "start an interactive client (chat, calc, ...) in this terminal; --swarm: on the overlay"),
