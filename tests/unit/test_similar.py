@@ -147,6 +147,15 @@ def test_the_class_fixtures(tmp_path: Path) -> None:
     assert flagged(report) == CLASS_PLANTED
 
 
+def test_the_class_fixtures_with_the_course_templates_as_base(tmp_path: Path) -> None:
+    """The default base, course/templates and course/starter: WrongPort's template lines are no evidence."""
+    assert len(similar.default_base()) == 5
+    assert similar.main([str(ROOT / "tests" / "fixtures" / "class"), "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "similar.json").read_text())
+    assert flagged(report) == CLASS_PLANTED
+    assert [Path(p).name for p in report["base"]] == [p.name for p in similar.default_base()]
+
+
 def test_a_team_folder_is_one_program(tmp_path: Path) -> None:
     (tmp_path / "Zulu").mkdir()
     shutil.copy(STUDENTS / "Lab2_Good.py", tmp_path / "Zulu" / "Lab2_Zulu.py")
