@@ -221,10 +221,10 @@ def span(team: Team, start: int, length: int) -> dict[str, Any]:
 
 
 def match_json(pair: Pair, region: Region) -> dict[str, Any]:
+    """A match: its own tokens, and where it is in each program, in the order of the pair's ``teams``."""
     return {
         "tokens": region.own,
-        pair.first.name: span(pair.first, region.a, region.length),
-        pair.second.name: span(pair.second, region.b, region.length),
+        "where": [span(pair.first, region.a, region.length), span(pair.second, region.b, region.length)],
     }
 
 

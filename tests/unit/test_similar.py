@@ -83,8 +83,7 @@ def test_pairs_come_most_similar_first_with_matches_in_both_files(disguised_clas
     pair = by_pair(report)[frozenset(("Patchwork", "Good"))]
     assert 0.2 < pair["similarity"] < 0.6  # one part of Good in an otherwise different program
     for match in pair["matches"]:
-        for team in ("Patchwork", "Good"):
-            where = match[team]
+        for team, where in zip(pair["teams"], match["where"], strict=True):
             text = (folder / f"Lab2_{team}.py").read_text()
             assert where["lines"][0] == text.count("\n", 0, where["start"]) + 1
             assert 0 <= where["start"] < where["end"] <= len(text)
@@ -166,7 +165,8 @@ def test_a_team_folder_is_one_program(tmp_path: Path) -> None:
     _, report = run(tmp_path, tmp_path / "out")
     pair = report["pairs"][0]
     assert pair["flagged"] and set(pair["teams"]) == {"Zulu", "Yankee"}
-    assert {m["Zulu"]["file"] for m in pair["matches"]} <= {"Lab2_Zulu.py", "helpers.py"}
+    side = pair["teams"].index("Zulu")
+    assert {m["where"][side]["file"] for m in pair["matches"]} <= {"Lab2_Zulu.py", "helpers.py"}
     zulu = similar.load_team("Zulu", tmp_path / "Zulu")
     assert [f.name for f in zulu.files] == ["Lab2_Zulu.py", "helpers.py"]
 
