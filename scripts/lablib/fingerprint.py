@@ -199,12 +199,22 @@ class Fingerprint:
         return self.base.count(False)
 
 
-#: One character per distinct normalised token (keywords, operators, V, N, S: a few hundred at most).
+#: One character per distinct normalised token: keywords, operators, V, N, S and a file
+#: barrier per team file, a few thousand in a class. A hostile file of a million distinct
+#: symbols (the text lexer's "any other character") shares one character past the limit,
+#: so growing a match may join two of them; their hashes still differ.
 _CHARS: dict[str, str] = {}
+MAX_CHARS = 50_000
+_RARE = chr(0x100 + MAX_CHARS)
 
 
 def _char(norm: str) -> str:
-    return _CHARS.setdefault(norm, chr(0x100 + len(_CHARS)))
+    found = _CHARS.get(norm)
+    if found is None:
+        found = chr(0x100 + len(_CHARS)) if len(_CHARS) < MAX_CHARS else _RARE
+        if len(_CHARS) < MAX_CHARS:
+            _CHARS[norm] = found
+    return found
 
 
 def fingerprint(

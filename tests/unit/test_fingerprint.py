@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +200,13 @@ def test_a_one_megabyte_file() -> None:
     result = fp.compare(fp.fingerprint(tokens), fp.fingerprint(fp.tokenise(GOOD)), 30)
     assert result.coverage[1] == 1.0
     assert result.coverage[0] < 0.02
+
+
+def test_a_file_of_more_distinct_symbols_than_characters_set_aside() -> None:
+    symbols = [chr(c) for c in range(0xF0000, 0xF0000 + fp.MAX_CHARS + 10_000)]  # private use: not names
+    assert all(re.fullmatch(r"[^\w\s]", c) for c in symbols)  # so the text lexer makes each a token of its own
+    text = " ".join(symbols)
+    one, two = fp.fingerprint(fp.tokenise(text)), fp.fingerprint(fp.tokenise(text + " x = 1"))
+    assert one.tokens.mode == "text"
+    assert len(set(one.text)) <= fp.MAX_CHARS + 1
+    assert fp.compare(one, two, 30).coverage[0] == 1.0
