@@ -94,9 +94,9 @@ def read_source(path: Path, shown: str) -> SourceFile:
     if len(raw) > MAX_FILE_BYTES:
         return SourceFile(shown, "", (f"larger than {MAX_FILE_BYTES} bytes: not compared",))
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark (Windows editors) is not code
     except UnicodeDecodeError:
-        text = raw.decode("utf-8", "replace")
+        text = raw.decode("utf-8-sig", "replace")
         notes.append("not UTF-8: undecodable bytes replaced")
     if not text.strip():
         notes.append("empty")

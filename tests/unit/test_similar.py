@@ -123,6 +123,19 @@ def test_odd_files_empty_not_python_and_one_megabyte(tmp_path: Path, capsys: pyt
     assert "4 teams (+0 earlier), 6 pairs, 3 flagged" in out
 
 
+def test_windows_line_ends_a_byte_order_mark_and_latin_1_are_still_python(tmp_path: Path) -> None:
+    good = (STUDENTS / "Lab2_Good.py").read_text()
+    shutil.copy(STUDENTS / "Lab2_Good.py", tmp_path / "Lab2_Good.py")
+    (tmp_path / "Lab2_Windows.py").write_bytes(b"\xef\xbb\xbf" + good.replace("\n", "\r\n").encode())
+    (tmp_path / "Lab2_Latin.py").write_bytes(good.replace("# All parts", "# Caf\xe9: all parts").encode("latin-1"))
+    _, report = run(tmp_path, tmp_path / "out")
+    assert report["teams"]["Windows"]["notes"] == []
+    assert report["teams"]["Latin"]["notes"] == ["Lab2_Latin.py: not UTF-8: undecodable bytes replaced"]
+    assert {p["similarity"] for p in report["pairs"]} == {1.0}
+    windows = similar.load_team("Windows", tmp_path / "Lab2_Windows.py")
+    assert windows.tokens.mode == "python" and not windows.files[0].text.startswith("\ufeff")
+
+
 def test_a_file_too_large_is_said_and_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(similar, "MAX_FILE_BYTES", 1000)
     shutil.copy(STUDENTS / "Lab2_Good.py", tmp_path / "Lab2_Good.py")
