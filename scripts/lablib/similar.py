@@ -262,7 +262,7 @@ def summary_lines(report: Report, top: int = TOP_PRINTED) -> list[str]:
     for p in shown:
         label = f"{p.first.name} <-> {p.second.name}"
         lines.append(f"{label:<{width}}  {p.similarity:>10.2f}  {p.result.longest:>7}  {'yes' if p.flagged else ''}")
-    if not shown:
+    if not any(p.result.regions for p in report.pairs):
         lines.append("(no pair shares a match of at least min_match_tokens tokens)")
     more = sum(p.flagged for p in report.pairs[len(shown) :])
     if more:
@@ -310,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, help="grading YAML (default: grading/grading.yaml)")
     parser.add_argument("--top", type=int, default=TOP_PRINTED, help="pairs printed besides the flagged ones")
     args = parser.parse_args(argv)
+    if args.top < 0:
+        parser.error("--top must be 0 or more")
     started = time.monotonic()
     try:
         config = load_config(sandbox.user_path(args.config) if args.config else DEFAULT_CONFIG)
