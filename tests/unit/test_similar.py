@@ -60,6 +60,16 @@ def test_flags_exactly_the_planted_pairs(disguised_class: tuple[Path, dict]) -> 
     assert len(make_similar.planted()) == 67
 
 
+def test_flags_exactly_the_planted_pairs_with_the_default_base(disguised_class: tuple[Path, dict]) -> None:
+    """As a TA runs it: the course's templates and starter subtracted, not the tests' stand-ins."""
+    folder, _ = disguised_class
+    out = folder.parent / "default-base"
+    assert similar.main([str(folder), "--out", str(out), "--top", "0"]) == 0
+    report = json.loads((out / "similar.json").read_text())
+    assert [Path(p).name for p in report["base"]] == [p.name for p in similar.default_base()]
+    assert flagged(report) == make_similar.planted()
+
+
 @pytest.mark.parametrize("disguise", sorted(make_similar.DISGUISED))
 def test_each_disguise_is_still_flagged_with_its_original(disguise: str, disguised_class: tuple[Path, dict]) -> None:
     _, report = disguised_class
