@@ -111,6 +111,24 @@ class CaseResult:
             "transcript": self.transcript,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> CaseResult:
+        """The result ``to_dict`` wrote (e.g. read back from ``check --json``); a missing optional field
+        takes its default, a missing or mistyped required one is a ValueError."""
+        name, level, passed = data.get("name"), data.get("level"), data.get("passed")
+        if not isinstance(name, str) or not isinstance(level, str) or not isinstance(passed, bool):
+            raise ValueError(f"not a case result (name, level, passed): {data!r:.200}")
+        transcript = data.get("transcript", [])
+        return cls(
+            name,
+            level,
+            passed,
+            message=str(data.get("message", "")),
+            transcript=list(transcript) if isinstance(transcript, list) else [],
+            ms=float(data.get("ms", 0.0)),  # type: ignore[arg-type]
+            ran=bool(data.get("ran", True)),
+        )
+
 
 def _check_level(level: str) -> None:
     if level not in LEVELS:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from services.cli import PORTS, add_endpoint, exit_on_sigterm, fail, log, make_parser, parse
 from services.datetime import protocol
-from services.echo.client import ask_udp, udp_socket
+from services.udp import ask_udp, udp_socket
 
 DEFAULT_TIMEOUT = 1.0  # seconds to wait for each reply
 DEFAULT_MIN_GAP = 1.0  # seconds between requests, chosen uniformly in [min, max]
