@@ -148,7 +148,7 @@ def test_own_program_takes_a_servers_place(stack: StackLab) -> None:
     own_ip = re.search(r"^your program: \S+ at ([\d.]+) on ", output, re.M)
     assert own_ip and own_ip[1].startswith(stack.subnet.rsplit(".", 1)[0] + "."), output
     assert re.search(rf"\('{OVERLAY_BASE}\.\d+\.\d+', \d+\)", output), output  # it saw a client's own address
-    stack.wait_for(lambda: stack.task_address("calc-server") != "-", 90, "the reference calc-server back")
+    stack.wait_for(lambda: stack.running_address("calc-server"), 90, "the reference calc-server back")
     calc = stack.run_client("calc", stdin="Bo\n1 + 1\nq\n")
     assert re.search(r"^2$", calc.stdout, re.M), calc
 
