@@ -94,8 +94,13 @@ def main(argv: list[str] | None = None) -> int:
             from lablib.swarm import engine
             from lablib.swarm import lab as swarm_lab
 
-            engine.require_swarm(common.docker_client(), manager=False)
-            run_argv = swarm_run_argv(role, swarm_lab.stack_name(), program_args, tty)
+            docker = common.docker_client()
+            info = engine.require_swarm(docker, manager=False)
+            stack = swarm_lab.stack_name()
+            # A manager knows every swarm network; a worker only those it already runs something of.
+            if info.get("ControlAvailable") and not docker.networks.list(names=[swarm_lab.network_name(stack)]):
+                raise common.LabError(f"the swarm lab {stack} is not up: scripts/lab up --swarm (on a manager)")
+            run_argv = swarm_run_argv(role, stack, program_args, tty)
         else:
             run_argv = local_run_argv(role, program_args, tty)
     except common.LabError as exc:

@@ -205,8 +205,11 @@ def syn_sources(packets: list[pcap.Packet], server: tuple[str, int]) -> list[tup
     return [endpoint for ip in sources for endpoint in pcap.connections_from(packets, ip, server)]
 
 
-def test_verbs_outside_a_swarm_manager_do_not_touch_the_swarm(stack: StackLab) -> None:
-    """down --swarm of a stack that is not there says so and succeeds: idempotent, the swarm untouched."""
+def test_verbs_on_a_stack_that_is_not_up(stack: StackLab) -> None:
+    """down --swarm of a stack that is not there says so and succeeds; a client of it is a clear error."""
     done = run_verb(["down", "--swarm"], stack.env, timeout=60)
     assert done.returncode == 0, done
     assert f"no stack {stack.stack} on this swarm" in done.stderr
+    client = stack.run_client("chat", stdin="")
+    assert client.returncode == 1, client
+    assert f"the swarm lab {stack.stack} is not up: scripts/lab up --swarm" in client.stderr
