@@ -75,18 +75,26 @@ def local_run_argv(role: roles.Role, program_args: list[str], tty: bool) -> list
     return [*common.lab_compose(), "run", "--rm", *([] if tty else ["-T"]), role.name, *program_args]
 
 
-def main(argv: list[str] | None = None) -> int:
-    args_in = sys.argv[1:] if argv is None else list(argv)
-    program_args: list[str] = []
-    if "--" in args_in:
-        cut = args_in.index("--")
-        args_in, program_args = args_in[:cut], args_in[cut + 1 :]
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="scripts/lab client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="scripts/lab client",
+        usage="scripts/lab client [-h] [--swarm] CLIENT [-- ARG...]",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("client", help=", ".join(r.name.removesuffix("-client") for r in roles.CLIENTS))
     parser.add_argument("--swarm", action="store_true", help="join the swarm lab's overlay from this node")
-    args = parser.parse_args(args_in)
+    return parser
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The verb's options, and the program's: every argument after the first ``--``."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    return build_parser().parse_args(argv[:cut]), argv[cut + 1 :]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, program_args = parse(sys.argv[1:] if argv is None else list(argv))
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     try:
         role = client_role(args.client)

@@ -243,3 +243,18 @@ def test_stack_verb_prints_the_stack_file(capsys: pytest.CaptureFixture[str]) ->
 
     assert swarm_cli.main(["stack"]) == 0
     assert capsys.readouterr().out == (ROOT / "swarm" / "stack.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "swarm", "program_args"),
+    [
+        (["calc", "--swarm", "--", "--name", "Ada"], True, ["--name", "Ada"]),
+        (["calc", "--", "--name", "Ada", "--swarm"], False, ["--name", "Ada", "--swarm"]),
+        (["chat"], False, []),
+    ],
+)
+def test_client_arguments_after_the_double_dash_go_to_the_program(
+    argv: list[str], swarm: bool, program_args: list[str]
+) -> None:
+    args, rest = client_verb.parse(argv)
+    assert (args.swarm, rest) == (swarm, program_args)
