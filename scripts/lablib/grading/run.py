@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import common, sandbox
 from . import checker
-from .config import Config
+from .config import Config, RoleSpec
 from .network import SubnetPool, TeamNetwork
 from .results import RoleResult, TeamResult, unchecked
 from .submissions import Submission, fill
@@ -143,11 +143,10 @@ class Grader:
             hostname=spec.role,
             image=self.image,
         )
-        values = {"file": sub.file or "", "dir": sub.dir, "port": str(spec.port)}
         if spec.is_client:
-            argv, volumes = checker.relay_argv(fill(spec.run, values)), checker.relay_mount()
+            argv, volumes = checker.relay_argv(command(spec, sub)), checker.relay_mount()
         else:
-            argv, volumes = fill(spec.run, values | {"host": SERVER_BIND, "name": sub.team}), {}
+            argv, volumes = command(spec, sub), {}
         student = sandbox.start_student(
             self.client,
             resources,
@@ -214,6 +213,18 @@ class Grader:
             result.log = f"logs/{result.spec.role}.log"
         common.stop_all([p.student for p in placed.values()], sandbox.STOP_TIMEOUT)
         common.stop_all([p.holder for p in placed.values()], sandbox.STOP_TIMEOUT)
+
+
+def command(spec: RoleSpec, sub: Submission) -> list[str]:
+    """The role's command line as the grader runs it in the sandbox.
+
+    A client's ``{host}``, ``{port}`` and ``{name}`` stay as they are here: the relay in
+    its sandbox fills them in per connection with the checker's address, port and name.
+    """
+    values = {"file": sub.file or "", "dir": sub.dir, "port": str(spec.port)}
+    if spec.is_client:
+        return fill(spec.run, values)
+    return fill(spec.run, values | {"host": SERVER_BIND, "name": sub.team})
 
 
 def fresh_folder(path: Path) -> Path:
