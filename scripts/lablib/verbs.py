@@ -31,6 +31,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("check", "check", "run the conformance checker against the lab's server for ROLE (or judge a client)"),
     Verb("grade", "grading.cli", "grade a class: each team's submission in a sandbox; reports, results.json, HTML"),
     Verb("sandbox", "sandbox.cli", "show the sandbox a student's program runs in: limits, firewall"),
+    Verb("handout", "handout", "build the students' handout: compose.yaml, image archive, templates, starter, docs"),
     Verb("selftest", "selftest", "check your Lab2_NAME.py as the grader will: every role sandboxed, cases, score"),
     Verb(
         "evidence",
