@@ -14,6 +14,7 @@ or the reason (a short string) why the frame was skipped.
 
 from __future__ import annotations
 
+import functools
 import io
 import socket
 import struct
@@ -72,6 +73,7 @@ class Packet:
     ack: int = 0
 
 
+@functools.cache  # a handful of distinct flag sets, asked for on every segment
 def flag_names(flags: int) -> str:
     return "-".join(name for bit, name in FLAG_NAMES if flags & bit) or "none"
 
