@@ -32,23 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from lablib import common, sandbox
-from lablib.check import LAB_HOSTS
 from lablib.up import LAB_SETTINGS
+from services import roles
 
 NETWORK_KEY = "lab"  # the network's key in compose.yaml
 ROLE_LABEL = "org.socklab.own.role"
 #: Roles a program can take: the servers (in their place) and any client name (beside them).
-SERVERS = tuple(LAB_HOSTS)
+SERVERS = tuple(r.name for r in roles.SERVERS)
 #: Seconds the restored reference server gets to report healthy.
 RESTORE_TIMEOUT = 30.0
-#: The lab's client that talks to each server, for the "what next" hints.
-CLIENT_OF = {
-    "udp-echo-server": "udp-echo-client",
-    "tcp-echo-server": "tcp-echo-client",
-    "datetime-server": "datetime-client",
-    "calc-server": "calc-client",
-    "chat-server": "chat-client",
-}
 
 
 class OwnError(Exception):
@@ -129,7 +121,7 @@ def start(
     reference = None
     ip = ""
     if not as_client:
-        ip = f"{ipaddress.ip_network(subnet).network_address + LAB_HOSTS[role]}"
+        ip = f"{ipaddress.ip_network(subnet).network_address + roles.get(role).octet}"
         reference = reference_container(client, project, role)
         if reference is not None and reference.status == "running":
             common.log(f"stopping the reference {role} ({reference.name}) ...")
@@ -175,9 +167,9 @@ def start(
 
 
 def lab_hosts(subnet: str) -> dict[str, str]:
-    """The lab's servers' names and fixed addresses on ``subnet``."""
+    """The lab's hosts with fixed addresses (the catalogue's), by name, on ``subnet``."""
     base = ipaddress.ip_network(subnet).network_address
-    return {name: str(base + octet) for name, octet in LAB_HOSTS.items()}
+    return {r.name: str(base + r.octet) for r in roles.ROLES if r.octet is not None}
 
 
 def program_argv(file: Path, args: list[str], cmd: str | None) -> list[str]:
@@ -245,7 +237,7 @@ def next_steps(own: Own, as_client: bool) -> list[str]:
     compose = "docker compose" if common._plugin_works() else " ".join(common.compose_cmd())
     lines = [f"your program: {own.name} at {own.ip} (sandboxed: {own.role}, output below)"]
     if not as_client:
-        partner = CLIENT_OF[own.role]
+        partner = roles.client_of(own.role).name
         lines += [
             "next, in another terminal:",
             f"  {settings}{compose} run --rm --no-deps {partner}   # the reference client, against your server",
@@ -273,7 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cmd", help="how to start a program that is not a .py file ({file}: its path inside)")
     parser.add_argument("--detach", action="store_true", help="return at once (then: scripts/lab own --restore ROLE)")
     parser.add_argument("--restore", action="store_true", help="remove your program from ROLE, restart the reference")
+    parser.add_argument("--swarm", action="store_true", help="in the swarm lab, on this node (scripts/lab up --swarm)")
     args = parser.parse_args(args_in)
+    if args.swarm:
+        from lablib.swarm import own as swarm_own
+
+        return swarm_own.run(args, program_args)
     project = common.project_name()
     try:
         if args.restore:

@@ -44,14 +44,14 @@ parts:
     calc-server: {run: "python3 {file} calc-server {port}", points: {calc.concurrent-sessions: 2}}
     calc-client: {run: "python3 {file} calc-client {host} {port} {name}"}
   chat:
-    chat-server: {run: "python3 {file} chat-server {port}", points: {chat.no-self-echo: 2}}
+    chat-server: {run: "python3 {file} chat-server {port}"}
 """
-FULL = 21  # udp 2 + tcp 1 + datetime 3 + calc 3 (+1) + calc-client 5 + chat 5 (+1)
+FULL = 19  # udp 2 + tcp 1 + datetime 3 + calc 3 (+1) + calc-client 5 + chat 4
 #: team -> (score, {role: case that failed}) -- every other case passes.
 EXPECTED = {
     "Alpha": FULL,
     "Bravo": FULL,  # 0.30000000000000004 only fails at strict
-    "Charlie": FULL - 2,  # chat.no-self-echo
+    "Charlie": FULL,  # echoes a line to its sender too: the course broadcasts to all (strict fails it)
     "Delta": FULL - 2,  # calc.concurrent-sessions
     "Echo": FULL,  # dies on a malformed line: strict only
     "Foxtrot": FULL - 1,  # calc-client.no-malformed-lines
@@ -137,7 +137,7 @@ def test_the_failing_cases_are_the_faults(summary: dict[str, Any]) -> None:
     assert failed == {
         "Alpha": [],
         "Bravo": [],
-        "Charlie": ["chat-server/chat.no-self-echo"],
+        "Charlie": [],
         "Delta": ["calc-server/calc.concurrent-sessions"],
         "Echo": [],
         "Foxtrot": ["calc-client/calc-client.no-malformed-lines"],
@@ -163,13 +163,15 @@ def test_the_html_page_links_each_failure_to_its_exchange_and_pcap(run: tuple[Pa
     page = (out / "index.html").read_text()
     for team in EXPECTED:
         assert f'href="teams/{team}/report.md"' in page
-    link = 'href="teams/Charlie/exchanges/chat-server.chat.no-self-echo.txt"'
+    link = 'href="teams/Delta/exchanges/calc-server.calc.concurrent-sessions.txt"'
     assert link in page
     cell = page[page.index(link) : page.index("</td>", page.index(link))]
-    assert 'href="teams/Charlie/chat-server.pcap"' in cell
-    exchange = (out / "teams" / "Charlie" / "exchanges" / "chat-server.chat.no-self-echo.txt").read_text()
-    assert "FAIL chat.no-self-echo" in exchange
-    assert (out / "teams" / "Charlie" / "chat-server.pcap").stat().st_size > 24  # more than a pcap header
+    assert 'href="teams/Delta/calc-server.pcap"' in cell
+    exchange = (out / "teams" / "Delta" / "exchanges" / "calc-server.calc.concurrent-sessions.txt").read_text()
+    assert "FAIL calc.concurrent-sessions" in exchange
+    # The similarity report (scripts/lab similar, written by grade beside the page) is linked.
+    assert '<a href="similar.html">similarity report</a>' in page and (out / "similar.json").is_file()
+    assert (out / "teams" / "Delta" / "calc-server.pcap").stat().st_size > 24  # more than a pcap header
     for href in re.findall(r'href="([^"]+)"', page):
         assert (out / href).exists(), href
     assert "| Alpha" in (out / "summary.md").read_text() or "[Alpha]" in (out / "summary.md").read_text()

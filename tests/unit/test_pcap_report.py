@@ -1,4 +1,4 @@
-"""scripts/pcap-report: packets -> conversations (pure), text report, ladder SVG, bad input.
+"""scripts/pcap-report (package scripts/lablib/pcap): packets -> conversations, text report, ladder SVG, bad input.
 
 The committed fixtures come from tests/fixtures/make_pcaps.py; each isolates one case
 (a line split over three segments, several lines in one segment, retransmission and
@@ -7,8 +7,6 @@ reordering with a sequence-number wrap, Linux cooked framing, IPv6 and a non-IP 
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import random
 import sys
 import xml.etree.ElementTree as ET
@@ -22,18 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PCAPS = ROOT / "tests" / "fixtures" / "pcaps"
 
 
-def _load(name: str, path: Path):
-    loader = importlib.machinery.SourceFileLoader(name, str(path))
-    spec = importlib.util.spec_from_loader(name, loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
-    loader.exec_module(module)
-    return module
+sys.path.insert(0, str(ROOT / "scripts"))
+from lablib import pcap as pr  # noqa: E402
 
-
-pr = _load("pcap_report", ROOT / "scripts" / "pcap-report")
-make_pcaps = _load("make_pcaps", ROOT / "tests" / "fixtures" / "make_pcaps.py")
+from tests.fixtures import make_pcaps  # noqa: E402
 
 
 def convs_of(name: str):

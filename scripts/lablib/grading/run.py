@@ -228,14 +228,12 @@ class Grader:
             capture_mb=self.capture_mb,
             image=self.image,
         )
-        values = {"file": sub.file or "", "dir": sub.dir, "port": str(spec.port)}
         if spec.is_client:  # its stdin lines come first on each connection (checker.job)
-            argv, volumes = checker.relay_argv(fill(spec.run, values)), checker.tool_mount("relay.py")
+            argv, volumes = checker.relay_argv(command(spec, sub)), checker.tool_mount("relay.py")
         elif spec.stdin:
-            command = fill(spec.run, values | {"host": SERVER_BIND, "name": sub.folder})
-            argv, volumes = checker.feed_argv(spec.stdin, command), checker.tool_mount("feed.py")
+            argv, volumes = checker.feed_argv(spec.stdin, command(spec, sub)), checker.tool_mount("feed.py")
         else:
-            argv, volumes = fill(spec.run, values | {"host": SERVER_BIND, "name": sub.folder}), {}
+            argv, volumes = command(spec, sub), {}
         student = sandbox.start_student(
             self.client,
             resources,
@@ -325,6 +323,18 @@ class Grader:
                 result.problems.append(
                     f"capture cut at {self.capture_mb} MB: {result.pcap} keeps the last {kept} of {captured} packets"
                 )
+
+
+def command(spec: RoleSpec, sub: Submission) -> list[str]:
+    """The role's command line as the grader runs it in the sandbox.
+
+    A client's ``{host}``, ``{port}`` and ``{name}`` stay as they are here: the relay in
+    its sandbox fills them in per connection with the checker's address, port and name.
+    """
+    values = {"file": sub.file or "", "dir": sub.dir, "port": str(spec.port)}
+    if spec.is_client:
+        return fill(spec.run, values)
+    return fill(spec.run, values | {"host": SERVER_BIND, "name": sub.folder})
 
 
 def fresh_folder(path: Path) -> Path:
