@@ -21,7 +21,7 @@ import traceback
 from pathlib import Path
 
 from benchmarks import ngircd, report, scenarios, servers
-from benchmarks.scenarios import Plan
+from benchmarks.plan import Plan
 
 RESULTS_DIR = servers.ROOT / "bench-results"
 

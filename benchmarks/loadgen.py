@@ -1,4 +1,4 @@
-"""The load generator: many chat members (or calculator sessions, or UDP requesters) in one process.
+"""The chat load generator: many chat members in one process (calculator and UDP load: ``request_load``).
 
 One ``epoll`` loop, non-blocking sockets, no threads, no asyncio: the generator
 must never be the bottleneck, so the hot path is a ``recv_into`` a shared
@@ -11,13 +11,13 @@ and receive times come from the same monotonic clock in the same process.
 
 The generator measures its own CPU time per step, so a step where it was
 saturated (and so might have been the limit) is flagged rather than believed.
+A step's counts become figures in :mod:`benchmarks.step_result`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import re
 import select
 import socket
 import time
@@ -25,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from benchmarks.dialects import MARK, Dialect
+from benchmarks.measure import HOST, RECV_SIZE, now_us
+from benchmarks.member import CLOSED, CONNECTING, JOINED, LOGGING_IN, Member, source_address
+from benchmarks.step_result import JoinResult, StepCounts, StepResult
 
-HOST = "127.0.0.1"
-RECV_SIZE = 1 << 16
 #: How many lines the probes may parse in one step; more probes when the step is short.
 PROBE_LINE_BUDGET = 400_000
 MAX_PROBES = 16
@@ -38,106 +39,10 @@ GRACE = 0.1
 #: Drain: stop waiting for stragglers after this long without progress, or this cap.
 DRAIN_IDLE = 0.5
 DRAIN_CAP = 3.0
-#: The generator counts as saturated (possibly the limit) above this share of a core.
-GEN_SATURATED = 0.9
 SLOW_RCVBUF = 4096
 MAX_EVENTS_KEPT = 200
-SOURCES_PER_NET = 250
 #: A paced login the server has not answered in this long is started again.
 STUCK_LOGIN = 3.0
-
-CONNECTING, LOGGING_IN, JOINED, CLOSED = range(4)
-
-
-def source_address(i: int) -> str:
-    """Member i's own loopback address (127.0.1.2, 127.0.1.3, ...): servers that throttle
-    connections per client address (ngircd does) see many hosts, as they would in a real room."""
-    return f"127.0.{1 + i // SOURCES_PER_NET}.{2 + i % SOURCES_PER_NET}"
-
-
-def now_us() -> int:
-    return time.monotonic_ns() // 1000
-
-
-def percentile(sorted_values: list[int], q: float) -> int | None:
-    if not sorted_values:
-        return None
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
-def latency_summary(samples: list[int]) -> dict[str, float | None]:
-    """p50/p99/max in milliseconds from samples in µs."""
-    s = sorted(samples)
-    ms = {k: percentile(s, q) for k, q in (("p50_ms", 0.50), ("p99_ms", 0.99))}
-    ms["max_ms"] = s[-1] if s else None
-    return {k: (round(v / 1000, 3) if v is not None else None) for k, v in ms.items()}
-
-
-class Member:
-    __slots__ = (
-        "idx",
-        "name",
-        "sock",
-        "fd",
-        "state",
-        "probe",
-        "slow",
-        "got",
-        "sent",
-        "joins",
-        "tail",
-        "partial",
-        "pending",
-        "seen",
-        "events",
-        "closed_at",
-        "refused",
-        "heard",
-        "since",
-    )
-
-    def __init__(self, idx: int, name: str) -> None:
-        self.idx = idx
-        self.name = name
-        self.sock: socket.socket | None = None
-        self.fd = -1
-        self.state = CONNECTING
-        self.probe = False
-        self.slow = False
-        self.got = 0  # benchmark messages received this step
-        self.sent = 0  # benchmark messages sent this step
-        self.joins = 0  # join notices received
-        self.tail = b""  # end of the last chunk, so a marker split across chunks is still found
-        self.partial = b""  # a probe's unfinished line
-        self.pending = b""  # unsent rest of a message (partial send)
-        self.seen = bytearray()  # probe: times each message id arrived
-        self.events: list[tuple[int, bytes]] = []  # probe: non-benchmark lines, with arrival time
-        self.closed_at: float | None = None
-        self.refused = 0
-        self.heard = False  # has the server said anything yet (so it has accepted us)
-        self.since = 0.0  # when the connect started
-
-
-@dataclass
-class JoinResult:
-    seconds: float | None
-    joined: int
-    refused: int
-    failed: int
-    notices: int
-    notices_expected: int
-    retries: int = 0
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "seconds": None if self.seconds is None else round(self.seconds, 4),
-            "joined": self.joined,
-            "refused": self.refused,
-            "failed": self.failed,
-            "notices": self.notices,
-            "notices_expected": self.notices_expected,
-            "login_retries": self.retries,
-        }
 
 
 @dataclass
@@ -167,6 +72,7 @@ class Fleet:
         self.last_join_at = 0.0
         self.got_total = 0
         self.sent_flags = bytearray()  # per message id: 1 if it went out
+        self.latencies: list[int] = []  # µs, from the probes, this step
         self.senders: list[Member] = []
         self.blocked = 0
         self.login_retries = 0
@@ -389,13 +295,47 @@ class Fleet:
     # ---- one measured step ----------------------------------------------
     def step(
         self, rate: float, duration: float, *, on_second: Callable[[float], None] | None = None
-    ) -> dict[str, object]:
-        """Send ``rate`` messages/s for ``duration`` s, spread over the senders; measure what arrives."""
+    ) -> StepResult | None:
+        """Send ``rate`` messages/s for ``duration`` s, spread over the senders; measure what arrives.
+
+        None when no member is left to send or to read.
+        """
         readers = [m for m in self.live if not m.slow]
         senders = [m for m in self.senders if m.state != CLOSED]
         if not senders or not readers:
-            return {"error": "no live members left"}
-        planned = int(rate * duration) + 1
+            return None
+        self._start_step(int(rate * duration) + 1)
+        cpu0, t0 = time.process_time(), time.monotonic()
+        head = self.dialect.say_prefix + b"x" * self.pad
+        sending = Sending(self, senders, head, rate, t0, duration, on_second)
+        self.run(lambda: False, duration, tick=sending.send_due)
+        send_cpu = time.process_time() - cpu0
+        self.run(lambda: False, GRACE)
+        on_time = self.got_total
+        window = time.monotonic() - t0
+        sent = sum(self.sent_flags)
+        owed = {m.idx: sent - m.sent for m in readers}
+        self._drain(readers, owed, senders)
+        counts = StepCounts(
+            rate=rate,
+            duration=duration,
+            window=window,
+            wall=time.monotonic() - t0,
+            members=self.n,
+            closed_members=sum(1 for m in self.members if m.state == CLOSED),
+            readers=readers,
+            owed=owed,
+            sent_flags=self.sent_flags,
+            senders=senders,
+            blocked=self.blocked,
+            on_time=on_time,
+            send_cpu=send_cpu,
+            latencies=self.latencies,
+        )
+        return StepResult.from_counts(counts)
+
+    def _start_step(self, planned: int) -> None:
+        """Zero the counters; make a few readers probes, as many as the line budget allows."""
         n_probes = max(2, min(len(self.probe_pool), PROBE_LINE_BUDGET // planned))
         for m in self.members:
             m.got = m.sent = 0
@@ -404,43 +344,13 @@ class Fleet:
         for m in self.probe_pool[:n_probes]:
             if m.state != CLOSED:
                 m.probe, m.seen, m.partial = True, bytearray(planned + 1024), b""
-        self.latencies: list[int] = []
+        self.latencies = []
         self.sent_flags = bytearray()
         self.got_total = 0
         self.blocked = 0
-        say = self.dialect.say_prefix + b"x" * self.pad
-        eol = self.dialect.eol
-        n_send = len(senders)
-        self.step_senders = senders
-        state = {"gid": 0, "next_second": 1.0}
-        cpu0, t0 = time.process_time(), time.monotonic()
-        end = t0 + duration
 
-        def send_due(now: float) -> None:
-            due = int(rate * (min(now, end) - t0))
-            gid = state["gid"]
-            stamp = now_us()
-            flags = self.sent_flags
-            while gid < due:
-                m = senders[gid % n_send]
-                ok = 0
-                if m.state != CLOSED:
-                    ok = self._send(m, b"%s|%d %d%s" % (say, gid, stamp, eol))
-                flags.append(ok)
-                m.sent += ok
-                gid += 1
-            state["gid"] = gid
-            if on_second is not None and now - t0 >= state["next_second"]:
-                state["next_second"] += 1.0
-                on_second(now - t0)
-
-        self.run(lambda: False, duration, tick=send_due)
-        send_cpu = time.process_time() - cpu0
-        self.run(lambda: False, GRACE)
-        on_time = self.got_total
-        window = time.monotonic() - t0
-        sent = sum(self.sent_flags)
-        owed = {m.idx: sent - m.sent for m in readers}
+    def _drain(self, readers: list[Member], owed: dict[int, int], senders: list[Member]) -> None:
+        """Wait for stragglers until every reader has what it is owed, or nothing moves for a while."""
 
         def complete() -> bool:
             return all(m.got >= owed[m.idx] or m.state == CLOSED for m in readers)
@@ -454,9 +364,8 @@ class Fleet:
                 last, last_change = self.got_total, time.monotonic()
             elif time.monotonic() - last_change > DRAIN_IDLE:
                 break
-        return self._step_result(rate, duration, window, readers, owed, sent, on_time, send_cpu, time.monotonic() - t0)
 
-    def _send(self, m: Member, data: bytes) -> int:
+    def send(self, m: Member, data: bytes) -> int:
         """1 if the message went out (fully or with a queued rest), 0 if the socket was full."""
         assert m.sock is not None
         if m.pending:
@@ -491,67 +400,6 @@ class Fleet:
         for m in senders:
             if m.pending and m.state != CLOSED:
                 self._flush(m)
-
-    def _step_result(
-        self,
-        rate: float,
-        duration: float,
-        window: float,
-        readers: list[Member],
-        owed: dict[int, int],
-        sent: int,
-        on_time: int,
-        send_cpu: float,
-        wall: float,
-    ) -> dict[str, object]:
-        owed_total = sum(owed.values())
-        delivered = sum(min(m.got, owed[m.idx]) for m in readers)
-        count_dup = sum(max(0, m.got - owed[m.idx]) for m in readers)
-        lost_probe, dup_probe = self._probe_accounting(readers)
-        lat = latency_summary(self.latencies)
-        cpu = send_cpu / duration if duration else 0.0
-        return {
-            "rate_msgs": round(rate, 1),
-            "members": self.n,
-            "readers": len(readers),
-            "sent": sent,
-            "blocked_sends": self.blocked,
-            "offered_dps": round(rate * (len(readers) - 1)),
-            "achieved_dps": round(min(on_time, owed_total) / duration) if duration else 0,
-            "owed": owed_total,
-            "on_time_pct": round(100.0 * on_time / owed_total, 2) if owed_total else 100.0,
-            "delivered": delivered,
-            "lost": owed_total - delivered,
-            "duplicated": max(count_dup, dup_probe),
-            "probe_lost": lost_probe,
-            "probes": sum(1 for m in readers if m.probe),
-            "latency_samples": len(self.latencies),
-            **lat,
-            "closed_members": sum(1 for m in self.members if m.state == CLOSED),
-            "gen_cpu": round(cpu, 3),
-            "gen_saturated": cpu > GEN_SATURATED,
-            "window_s": round(window, 3),
-            "wall_s": round(wall, 3),
-        }
-
-    def _probe_accounting(self, readers: list[Member]) -> tuple[int, int]:
-        """Exact per-message loss and duplicates as the probes saw them."""
-        lost = dup = 0
-        flags = self.sent_flags
-        senders = self.step_senders
-        for m in readers:
-            if not m.probe:
-                continue
-            seen = m.seen
-            for gid, ok in enumerate(flags):
-                if not ok:
-                    continue
-                c = seen[gid] if gid < len(seen) else 0
-                if c == 0 and senders[gid % len(senders)] is not m:
-                    lost += 1
-                elif c > 1:
-                    dup += c - 1
-        return lost, dup
 
     # ---- the slow member ---------------------------------------------------
     def read_slow(self, timeout: float = 2.0) -> dict[str, object]:
@@ -589,158 +437,40 @@ class Fleet:
         ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Calculator sessions: closed loop, one request in flight per session.
+@dataclass(slots=True)
+class Sending:
+    """One step's send schedule, called every tick: the messages due by now, round-robin over the senders.
 
-CALC_OPS = ("+", "-", "*")
+    Every message is ``<say prefix><pad>|<id> <send time µs>``; ``fleet.sent_flags[id]``
+    records whether it went out.
+    """
 
+    fleet: Fleet
+    senders: list[Member]
+    head: bytes  # the dialect's say prefix and the padding
+    rate: float
+    t0: float
+    duration: float
+    on_second: Callable[[float], None] | None
+    gid: int = 0  # the next message id
+    next_second: float = 1.0  # when on_second is due (seconds into the step)
 
-@dataclass
-class CalcSession:
-    sock: socket.socket
-    idx: int
-    k: int = 0
-    sent_at: int = 0
-    partial: bytes = b""
-    expected: str = ""
-
-
-def calc_load(port: int, sessions: int, duration: float, connect_timeout: float = 10.0) -> dict[str, object]:
-    """``sessions`` calculator clients, each sending its next request when the answer arrives."""
-    ep = select.epoll()
-    by_fd: dict[int, CalcSession] = {}
-    pending = []
-    for i in range(sessions):
-        s = socket.create_connection((HOST, port), timeout=connect_timeout)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.sendall(f"bench{i}\n".encode())
-        s.setblocking(False)
-        pending.append(CalcSession(s, i))
-    lats: list[int] = []
-    wrong = errors = 0
-
-    def send_next(c: CalcSession) -> None:
-        a, b, op = c.idx, c.k, CALC_OPS[c.k % len(CALC_OPS)]
-        c.expected = str(a + b if op == "+" else a - b if op == "-" else a * b)
-        c.sent_at = now_us()
-        c.sock.send(f"{a} {op} {b}\n".encode())
-        c.k += 1
-
-    cpu0, t0 = time.process_time(), time.monotonic()
-    for c in pending:
-        by_fd[c.sock.fileno()] = c
-        ep.register(c.sock.fileno(), select.EPOLLIN)
-        send_next(c)
-    end = t0 + duration
-    while time.monotonic() < end:
-        for fd, _ in ep.poll(0.05):
-            c = by_fd[fd]
-            try:
-                data = c.sock.recv(RECV_SIZE)
-            except BlockingIOError:
-                continue
-            if not data:
-                errors += 1
-                ep.unregister(fd)
-                continue
-            data = c.partial + data
-            lines = data.split(b"\n")
-            c.partial = lines.pop()
-            for line in lines:
-                lats.append(now_us() - c.sent_at)
-                if line.startswith(b"ERROR"):
-                    errors += 1
-                elif line.decode() != c.expected:
-                    wrong += 1
-                send_next(c)
-    wall = time.monotonic() - t0
-    cpu = time.process_time() - cpu0
-    for c in by_fd.values():
-        with contextlib.suppress(OSError):
-            c.sock.send(b"q\n")
-        c.sock.close()
-    ep.close()
-    return {
-        "sessions": sessions,
-        "requests": len(lats),
-        "requests_per_s": round(len(lats) / wall),
-        **latency_summary(lats),
-        "wrong_answers": wrong,
-        "errors": errors,
-        "gen_cpu": round(cpu / wall, 3),
-        "gen_saturated": cpu / wall > GEN_SATURATED,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Date/time over UDP: several sockets, one request in flight each; a reply that takes too long is lost.
-
-DATE_RE = re.compile(rb"\d{4}-\d{2}-\d{2}\n")
-TIME_RE = re.compile(rb"\d{2}:\d{2}:\d{2}\n")
-UDP_TIMEOUT = 0.2
-UDP_KINDS = ((b"SEND_DATE", DATE_RE), (b"SEND_TIME", TIME_RE))
-
-
-def datetime_load(port: int, sockets: int, duration: float) -> dict[str, object]:
-    """Requests alternate DATE/TIME per socket, so a late reply to the previous request is told apart."""
-    ep = select.epoll()
-    socks: dict[int, dict] = {}
-    for _ in range(sockets):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.connect((HOST, port))
-        s.setblocking(False)
-        socks[s.fileno()] = {"sock": s, "k": 0, "at": 0.0, "t_us": 0}
-        ep.register(s.fileno(), select.EPOLLIN)
-    lats: list[int] = []
-    sent = matched = late = wrong = lost = 0
-
-    def send(st: dict) -> None:
-        nonlocal sent
-        st["k"] += 1
-        st["at"] = time.monotonic()
-        st["t_us"] = now_us()
-        st["sock"].send(UDP_KINDS[st["k"] % 2][0])
-        sent += 1
-
-    cpu0, t0 = time.process_time(), time.monotonic()
-    for st in socks.values():
-        send(st)
-    end = t0 + duration
-    while (now := time.monotonic()) < end:
-        for fd, _ in ep.poll(0.02):
-            st = socks[fd]
-            try:
-                data = st["sock"].recv(2048)
-            except (BlockingIOError, ConnectionRefusedError):
-                continue
-            if UDP_KINDS[st["k"] % 2][1].fullmatch(data):
-                matched += 1
-                lats.append(now_us() - st["t_us"])
-                send(st)
-            elif UDP_KINDS[(st["k"] + 1) % 2][1].fullmatch(data):
-                late += 1  # the answer to a request already counted lost
-            else:
-                wrong += 1
-                send(st)
-        now = time.monotonic()
-        for st in socks.values():
-            if now - st["at"] > UDP_TIMEOUT:
-                lost += 1
-                send(st)
-    wall = time.monotonic() - t0
-    cpu = time.process_time() - cpu0
-    for st in socks.values():
-        st["sock"].close()
-    ep.close()
-    return {
-        "sockets": sockets,
-        "sent": sent,
-        "replies_matched": matched,
-        "requests_per_s": round(matched / wall),
-        "lost": lost,
-        "late": late,
-        "wrong": wrong,
-        **latency_summary(lats),
-        "gen_cpu": round(cpu / wall, 3),
-        "gen_saturated": cpu / wall > GEN_SATURATED,
-    }
+    def send_due(self, now: float) -> None:
+        fleet, senders = self.fleet, self.senders
+        due = int(self.rate * (min(now, self.t0 + self.duration) - self.t0))
+        gid = self.gid
+        stamp = now_us()
+        flags, head, eol = fleet.sent_flags, self.head, fleet.dialect.eol
+        n_send = len(senders)
+        while gid < due:
+            m = senders[gid % n_send]
+            ok = 0
+            if m.state != CLOSED:
+                ok = fleet.send(m, b"%s|%d %d%s" % (head, gid, stamp, eol))
+            flags.append(ok)
+            m.sent += ok
+            gid += 1
+        self.gid = gid
+        if self.on_second is not None and now - self.t0 >= self.next_second:
+            self.next_second += 1.0
+            self.on_second(now - self.t0)

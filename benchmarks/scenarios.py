@@ -13,12 +13,13 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import loadgen, ngircd
+from benchmarks import ngircd, request_load
 from benchmarks.loadgen import Fleet
+from benchmarks.plan import Plan
 from benchmarks.servers import CALC, CHAT_SERVERS, DATETIME, ROOT, Server, ServerSpec
+from benchmarks.step_result import JoinResult
 
 #: The targets from issue 9, checked in the report.
 SUSTAIN_ON_TIME_PCT = 99.0
@@ -39,92 +40,6 @@ CONFIRM_FAILURES = 1
 SLOW_PAD = 100
 #: Ask for immediate ACKs on every generator socket (``--quickack``).
 QUICKACK = False
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How big and how long; ``full()`` for the documented run, ``smoke()`` for CI."""
-
-    name: str
-    servers: tuple[str, ...]
-    fanout_sizes: tuple[int, ...]
-    fixed_rate_msgs: float  # messages/s in the fixed-rate fan-out point (stock ngircd must keep up too)
-    step_seconds: float
-    search_sizes: tuple[int, ...]
-    headline_size: int  # the size the targets are about
-    reps: int
-    max_search_steps: int
-    nagle_members: int
-    nagle_rate_msgs: float
-    slow_members: int
-    slow_rate_msgs: float
-    slow_seconds: float
-    slow_seconds_peers: float
-    idle_members: int
-    calc_sessions: int
-    calc_seconds: float
-    datetime_sockets: int
-    datetime_seconds: float
-    lab: bool
-    stock_ngircd_max_members: int
-    min_step_messages: int = 20
-    max_step_seconds: float = 5.0
-
-    @staticmethod
-    def full() -> Plan:
-        return Plan(
-            name="full",
-            servers=("socklab", "ngircd-nopenalty", "threaded", "ngircd"),
-            fanout_sizes=(100, 500, 1000),
-            fixed_rate_msgs=100,
-            step_seconds=2.0,
-            search_sizes=(100, 500, 1000),
-            headline_size=500,
-            reps=2,
-            max_search_steps=18,
-            nagle_members=100,
-            nagle_rate_msgs=100,
-            slow_members=100,
-            slow_rate_msgs=1000,
-            slow_seconds=60,
-            slow_seconds_peers=30,
-            idle_members=1000,
-            calc_sessions=200,
-            calc_seconds=5,
-            datetime_sockets=16,
-            datetime_seconds=5,
-            lab=True,
-            stock_ngircd_max_members=100,
-        )
-
-    @staticmethod
-    def smoke() -> Plan:
-        return Plan(
-            name="smoke",
-            servers=("socklab", "ngircd-nopenalty", "threaded", "ngircd"),
-            fanout_sizes=(10,),
-            fixed_rate_msgs=10,
-            step_seconds=0.3,
-            search_sizes=(10,),
-            headline_size=10,
-            reps=1,
-            max_search_steps=2,
-            nagle_members=5,
-            nagle_rate_msgs=5,
-            slow_members=5,
-            slow_rate_msgs=50,
-            slow_seconds=1.0,
-            slow_seconds_peers=1.0,
-            idle_members=20,
-            calc_sessions=5,
-            calc_seconds=0.5,
-            datetime_sockets=2,
-            datetime_seconds=0.5,
-            lab=False,
-            stock_ngircd_max_members=10,
-            min_step_messages=3,
-            max_step_seconds=1.0,
-        )
 
 
 def configure(plan: Plan, *, quickack: bool) -> None:
@@ -161,7 +76,7 @@ class ChatRig:
         self.fleet: Fleet | None = None
         self.joins: list[dict] = []
 
-    def up(self, *, storm: bool = False) -> loadgen.JoinResult:
+    def up(self, *, storm: bool = False) -> JoinResult:
         assert self.spec.dialect is not None
         self.server = Server(self.spec).start()
         self.fleet = Fleet(
@@ -202,7 +117,8 @@ class ChatRig:
         assert self.fleet is not None and self.server is not None
         seconds = max(seconds, min(STEP_LIMITS["min_messages"] / rate, STEP_LIMITS["max_seconds"]))
         cpu0 = self.server.cpu_seconds() or 0.0
-        result = self.fleet.step(rate, seconds, **kw)
+        measured = self.fleet.step(rate, seconds, **kw)
+        result: dict = {"error": "no live members left"} if measured is None else measured.as_dict()
         cpu1 = self.server.cpu_seconds() or 0.0
         result["server_cpu"] = round((cpu1 - cpu0) / max(result.get("wall_s", seconds), 1e-9), 3)
         result["server_rss_kb"] = self.server.rss_kb()
@@ -466,20 +382,20 @@ def join_and_idle(plan: Plan, log: Callable[[str], None]) -> dict:
 
 def calc(plan: Plan, log: Callable[[str], None]) -> dict:
     log(f"calculator: {plan.calc_sessions} sessions for {plan.calc_seconds:g} s")
-    with Server(CALC) as srv:
-        cpu0 = srv.cpu_seconds() or 0.0
-        res = loadgen.calc_load(srv.port, plan.calc_sessions, plan.calc_seconds)
-        res["server_cpu"] = round(((srv.cpu_seconds() or 0.0) - cpu0) / plan.calc_seconds, 3)
-        res["server_rss_kb"] = srv.rss_kb()
-    return res
+    return _request_load(CALC, plan.calc_seconds, request_load.calc_load, plan.calc_sessions)
 
 
 def datetime(plan: Plan, log: Callable[[str], None]) -> dict:
     log(f"date/time: {plan.datetime_sockets} UDP sockets for {plan.datetime_seconds:g} s")
-    with Server(DATETIME) as srv:
+    return _request_load(DATETIME, plan.datetime_seconds, request_load.datetime_load, plan.datetime_sockets)
+
+
+def _request_load(spec: ServerSpec, seconds: float, load: Callable[[int, int, float], dict], clients: int) -> dict:
+    """``load(port, clients, seconds)`` against a fresh server, plus the server's CPU share and memory."""
+    with Server(spec) as srv:
         cpu0 = srv.cpu_seconds() or 0.0
-        res = loadgen.datetime_load(srv.port, plan.datetime_sockets, plan.datetime_seconds)
-        res["server_cpu"] = round(((srv.cpu_seconds() or 0.0) - cpu0) / plan.datetime_seconds, 3)
+        res = load(srv.port, clients, seconds)
+        res["server_cpu"] = round(((srv.cpu_seconds() or 0.0) - cpu0) / seconds, 3)
         res["server_rss_kb"] = srv.rss_kb()
     return res
 

@@ -9,6 +9,7 @@ the same argparse defaults, so there is one source of truth.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import sys
@@ -25,6 +26,9 @@ PORTS: dict[str, int] = {role.name.removesuffix("-server"): role.port for role i
 #: Servers listen on every interface: inside a container that is the
 #: container's own address, which is what the lab network reaches.
 SERVER_HOST = "0.0.0.0"
+
+#: The signals that stop a server: SIGTERM from ``docker stop``, SIGINT from Ctrl-C.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def env_name(option: str) -> str:
@@ -95,6 +99,19 @@ def exit_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _raise)
+
+
+async def run_until_signalled(signals: tuple[signal.Signals, ...] = STOP_SIGNALS) -> None:
+    """Wait, inside a running asyncio server, until one of ``signals`` arrives; the caller then shuts down.
+
+    The handlers stay installed, so a second Ctrl-C during the shutdown is
+    ignored instead of interrupting it half-way.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def format_peer(address: object) -> str:

@@ -9,15 +9,17 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from services.check.process import Process
+
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 5.0
+#: Starting a Python program can take seconds on a loaded machine; replies after that get TIMEOUT.
+STARTUP_TIMEOUT = 20.0
 LISTEN_RE = re.compile(r"listening on (?P<host>[^\s:]+):(?P<port>\d+)/(?P<proto>tcp|udp)")
 
 
@@ -33,33 +35,8 @@ def wait_for(cond: Callable[[], object], timeout: float = TIMEOUT, interval: flo
         time.sleep(interval)
 
 
-class Program:
-    """``python3 -m services NAME ...`` as a child process, its output collected line by line."""
-
-    def __init__(self, name: str, *args: str, env: dict[str, str] | None = None, stdin: bool = False) -> None:
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services", name, *args],
-            cwd=ROOT,
-            env=full_env,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
+class Child(Process):
+    """A child process for a test (see ``services.check.process``), plus waits on its output."""
 
     def wait_line(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
         """Wait for an output line matching the regex ``pattern``; return the match."""
@@ -73,39 +50,30 @@ class Program:
         except AssertionError:
             raise AssertionError(f"no line matching {pattern!r}; output so far:\n{self.output()}") from None
 
-    def listening_port(self, timeout: float = TIMEOUT) -> int:
+    def listening_port(self, timeout: float = STARTUP_TIMEOUT) -> int:
         """Servers print ``... listening on HOST:PORT/PROTO`` once ready; started with --port 0 this says which port."""
         return int(self.wait_line(LISTEN_RE.pattern, timeout)["port"])
 
-    def write(self, text: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(text)
-        self.proc.stdin.flush()
+    def wait(self, timeout: float | None = TIMEOUT) -> int:
+        return super().wait(timeout)
 
-    def close_stdin(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-
-    def wait(self, timeout: float = TIMEOUT) -> int:
-        return self.proc.wait(timeout)
-
-    def stop(self) -> int:
+    def stop(self, timeout: float = TIMEOUT) -> int:
         """SIGTERM, then SIGKILL if it does not exit in time."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(TIMEOUT)
-        self._reader.join(TIMEOUT)
-        return self.proc.returncode
+        return super().stop(timeout)
+
+    def __enter__(self) -> Child:
+        return self
+
+
+class Program(Child):
+    """``python3 -m services NAME ...`` as a child process, its output collected line by line."""
+
+    def __init__(self, name: str, *args: str, env: dict[str, str] | None = None, stdin: bool = False) -> None:
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        super().__init__([sys.executable, "-m", "services", name, *args], cwd=ROOT, env=full_env, stdin=stdin)
 
     def __enter__(self) -> Program:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class LineClient:

@@ -1,9 +1,9 @@
 """check ROLE [options]: run the conformance checker against the lab's server for ROLE (or judge a client).
 
 Server roles are reached at their fixed addresses on the lab network (the host
-is on the bridge): udp-echo-server .10, tcp-echo-server .11, datetime-server
-.12, calc-server .13, chat-server .14 under ``SOCKLAB_NET_PREFIX`` (default
-172.28.0). ``--host`` overrides it; every other option is the checker's own
+is on the bridge): the catalogue's (``services/roles.py``) last octet under
+``SOCKLAB_NET_PREFIX`` (default 172.28.0), e.g. calc-server at 172.28.0.13.
+``--host`` overrides it; every other option is the checker's own
 (``python3 -m services check --help``), for example:
 
     scripts/lab check calc-server --level strict
@@ -16,17 +16,12 @@ from __future__ import annotations
 import os
 import sys
 
+from services import roles
 from services.check.cli import main as check_main
 
-DEFAULT_PREFIX = "172.28.0"
-#: Last octet of each server's fixed address in compose.yaml.
-LAB_HOSTS = {
-    "udp-echo-server": 10,
-    "tcp-echo-server": 11,
-    "datetime-server": 12,
-    "calc-server": 13,
-    "chat-server": 14,
-}
+DEFAULT_PREFIX = roles.NET_PREFIX
+#: Last octet of each server's fixed address (compose.yaml's, from the catalogue).
+LAB_HOSTS: dict[str, int] = {r.name: r.octet for r in roles.SERVERS if r.octet is not None}
 
 
 def lab_address(role: str, environ: dict[str, str] | None = None) -> str:

@@ -316,15 +316,21 @@ def project_containers(project: str | None = None, all: bool = True) -> list[Any
     return docker_client().containers.list(all=all, filters={"label": label})
 
 
-def _stop_all(containers: list[Any]) -> None:
+def stop_all(containers: list[Any], timeout: int = STOP_TIMEOUT) -> None:
+    """SIGTERM every container at once, each killed after ``timeout`` s; one that is gone already is fine."""
+    import docker.errors
+
     def stop(container: Any) -> None:
         try:
-            container.stop(timeout=STOP_TIMEOUT)
-        except Exception as exc:  # already gone, or the engine refused: removal below forces it
+            container.stop(timeout=timeout)
+        except docker.errors.NotFound:
+            pass
+        except Exception as exc:  # the engine refused: removal after this forces it
             log(f"stopping {container.name}: {exc}")
 
-    with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
-        list(pool.map(stop, containers))
+    if containers:
+        with ThreadPoolExecutor(max_workers=len(containers)) as pool:
+            list(pool.map(stop, containers))
 
 
 def remove_project(project: str | None = None) -> None:
@@ -339,8 +345,8 @@ def remove_project(project: str | None = None) -> None:
     client = docker_client()
     containers = project_containers(project)
     running = [c for c in containers if c.status in {"running", "restarting", "paused"}]
-    _stop_all([c for c in running if c.labels.get(SERVICE_LABEL) != CAPTURE_SERVICE])
-    _stop_all([c for c in running if c.labels.get(SERVICE_LABEL) == CAPTURE_SERVICE])
+    stop_all([c for c in running if c.labels.get(SERVICE_LABEL) != CAPTURE_SERVICE])
+    stop_all([c for c in running if c.labels.get(SERVICE_LABEL) == CAPTURE_SERVICE])
     for container in containers:
         with suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from lablib import common
-from services.cli import PORTS
+from services import roles
 
 DEPLOY_DIR = Path("deploy")
 DEPLOY_COMPOSE = DEPLOY_DIR / "compose.yaml"
@@ -60,18 +60,18 @@ class Published:
     variable: str
     client: str
 
+    @classmethod
+    def of(cls, role: roles.Role) -> Published:
+        """A server of the catalogue as deployed: ``calc-server`` is published as ``SOCKLAB_PUBLISH_CALC``."""
+        key = role.name.removesuffix("-server").replace("-", "_").upper()
+        return cls(role.name, role.transport, role.port, f"SOCKLAB_PUBLISH_{key}", roles.client_of(role.name).name)
+
     @property
     def host_port(self) -> int:
         return int(os.environ.get(self.variable, self.container_port))
 
 
-SERVERS = (
-    Published("udp-echo-server", "udp", PORTS["udp-echo"], "SOCKLAB_PUBLISH_UDP_ECHO", "udp-echo-client"),
-    Published("tcp-echo-server", "tcp", PORTS["tcp-echo"], "SOCKLAB_PUBLISH_TCP_ECHO", "tcp-echo-client"),
-    Published("datetime-server", "udp", PORTS["datetime"], "SOCKLAB_PUBLISH_DATETIME", "datetime-client"),
-    Published("calc-server", "tcp", PORTS["calc"], "SOCKLAB_PUBLISH_CALC", "calc-client"),
-    Published("chat-server", "tcp", PORTS["chat"], "SOCKLAB_PUBLISH_CHAT", "chat-client"),
-)
+SERVERS = tuple(Published.of(r) for r in roles.SERVERS)
 
 
 # --- the target -------------------------------------------------------------------------
@@ -226,17 +226,8 @@ class Runner:
 def compose(project: str, *args: str, capture: bool = True) -> list[str]:
     """``docker compose`` on deploy/compose.yaml (paths relative to the repository, where commands run)."""
     profile = ["--profile", "capture"] if capture else []
-    return [
-        *display_compose(),
-        "--project-directory",
-        str(DEPLOY_DIR),
-        "-f",
-        str(DEPLOY_COMPOSE),
-        "-p",
-        project,
-        *profile,
-        *args,
-    ]
+    project_args = ["--project-directory", str(DEPLOY_DIR), "-f", str(DEPLOY_COMPOSE), "-p", project]
+    return [*display_compose(), *project_args, *profile, *args]
 
 
 def display_compose() -> list[str]:
@@ -410,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scripts/lab deploy",
         description=__doc__.split("\n\n", 1)[0],
-        epilog="Published host ports follow SOCKLAB_PUBLISH_UDP_ECHO, _TCP_ECHO, _DATETIME, _CALC, _CHAT and "
+        epilog=f"Published host ports follow {', '.join(s.variable for s in SERVERS)} and "
         "SOCKLAB_PUBLISH_ADDRESS (see deploy/compose.yaml). docs/cloud.md walks through an EC2 instance.",
     )
     parser.add_argument("target", help="ssh://user@host, user@host, tcp://host:port, unix:///path, or a Docker context")

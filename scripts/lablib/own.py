@@ -32,23 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from lablib import common, sandbox
-from lablib.check import LAB_HOSTS
 from lablib.up import LAB_SETTINGS
+from services import roles
 
 NETWORK_KEY = "lab"  # the network's key in compose.yaml
 ROLE_LABEL = "org.socklab.own.role"
 #: Roles a program can take: the servers (in their place) and any client name (beside them).
-SERVERS = tuple(LAB_HOSTS)
+SERVERS = tuple(r.name for r in roles.SERVERS)
 #: Seconds the restored reference server gets to report healthy.
 RESTORE_TIMEOUT = 30.0
-#: The lab's client that talks to each server, for the "what next" hints.
-CLIENT_OF = {
-    "udp-echo-server": "udp-echo-client",
-    "tcp-echo-server": "tcp-echo-client",
-    "datetime-server": "datetime-client",
-    "calc-server": "calc-client",
-    "chat-server": "chat-client",
-}
 
 
 class OwnError(Exception):
@@ -129,7 +121,7 @@ def start(
     reference = None
     ip = ""
     if not as_client:
-        ip = f"{ipaddress.ip_network(subnet).network_address + LAB_HOSTS[role]}"
+        ip = f"{ipaddress.ip_network(subnet).network_address + roles.get(role).octet}"
         reference = reference_container(client, project, role)
         if reference is not None and reference.status == "running":
             common.log(f"stopping the reference {role} ({reference.name}) ...")
@@ -195,7 +187,7 @@ def remove_own(project: str, role: str) -> int:
     # Program first, then its holder (the namespace it lives in).
     for container in sorted(containers, key=lambda c: c.name.endswith("-net")):
         resources.container(container)
-    resources.stop_all(containers)
+    common.stop_all(containers, sandbox.STOP_TIMEOUT)
     for problem in resources.close():
         common.log(problem)
     return len(containers)
@@ -238,7 +230,7 @@ def next_steps(own: Own, as_client: bool) -> list[str]:
     compose = "docker compose" if common._plugin_works() else " ".join(common.compose_cmd())
     lines = [f"your program: {own.name} at {own.ip} (sandboxed: {own.role}, output below)"]
     if not as_client:
-        partner = CLIENT_OF[own.role]
+        partner = roles.client_of(own.role).name
         lines += [
             "next, in another terminal:",
             f"  {settings}{compose} run --rm --no-deps {partner}   # the reference client, against your server",
@@ -266,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cmd", help="how to start a program that is not a .py file ({file}: its path inside)")
     parser.add_argument("--detach", action="store_true", help="return at once (then: scripts/lab own --restore ROLE)")
     parser.add_argument("--restore", action="store_true", help="remove your program from ROLE, restart the reference")
+    parser.add_argument("--swarm", action="store_true", help="in the swarm lab, on this node (scripts/lab up --swarm)")
     args = parser.parse_args(args_in)
+    if args.swarm:
+        from lablib.swarm import own as swarm_own
+
+        return swarm_own.run(args, program_args)
     project = common.project_name()
     try:
         if args.restore:

@@ -6,22 +6,10 @@ import argparse
 import sys
 
 from lablib import common
+from services import roles
 
-#: What each server listens on (services/cli.py PORTS holds the numbers).
-LISTENS = {
-    "udp-echo-server": ("udp-echo", "udp"),
-    "tcp-echo-server": ("tcp-echo", "tcp"),
-    "datetime-server": ("datetime", "udp"),
-    "calc-server": ("calc", "tcp"),
-    "chat-server": ("chat", "tcp"),
-}
-
-
-def _ports() -> dict[str, int]:
-    sys.path.insert(0, str(common.ROOT))
-    from services.cli import PORTS
-
-    return PORTS
+#: What each server listens on, ``PORT/TRANSPORT``, from the catalogue.
+LISTENS: dict[str, str] = {r.name: f"{r.port}/{r.transport}" for r in roles.SERVERS}
 
 
 def _state(container: object) -> str:
@@ -37,12 +25,10 @@ def print_hosts(project: str | None = None) -> int:
     except common.LabError as exc:
         print(f"scripts/lab: {exc}", file=sys.stderr)
         return 0
-    ports = _ports()
     rows = []
     for container in containers:
         service = container.labels.get(common.SERVICE_LABEL, "?")
-        listen = LISTENS.get(service)
-        port = f"{ports[listen[0]]}/{listen[1]}" if listen else ""
+        port = LISTENS.get(service, "")
         if service == common.CAPTURE_SERVICE:
             ip, port = "host netns", f"tcpdump -i {common.lab_env().get('SOCKLAB_BRIDGE', 'socklab0')}"
         else:

@@ -10,6 +10,7 @@ import time
 
 from lablib import common
 from lablib.ps import print_hosts
+from services import roles
 
 #: Variables compose.yaml reads.
 LAB_SETTINGS = (
@@ -22,20 +23,24 @@ LAB_SETTINGS = (
     "SOCKLAB_CAPTURES",
 )
 
-#: Interactive clients (profile "clients") and what to try in each.
-CLIENTS = (
-    ("udp-echo-client", "type a line; the reply is upper-cased (UDP)"),
-    ("tcp-echo-client", "the same over TCP"),
-    ("calc-client", "give a name, then e.g. 12 + 42; q quits"),
-    ("chat-client", "log in, then chat; start two or more"),
-)
+#: Interactive clients (profile "clients") and what to try in each, from the catalogue.
+CLIENTS: tuple[tuple[str, str], ...] = tuple((r.name, r.hint) for r in roles.INTERACTIVE_CLIENTS)
+#: Clients that run on their own at a fixed address (the date/time client): their log is worth following.
+FOLLOWED: tuple[roles.Role, ...] = tuple(r for r in roles.CLIENTS if r.octet is not None)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/lab up", description=__doc__)
     parser.add_argument("--no-build", action="store_true", help="use the existing image as it is")
     parser.add_argument("services", nargs="*", help="only these services (default: all but the interactive clients)")
+    parser.add_argument("--swarm", action="store_true", help="deploy the lab as a stack on this swarm (docs/swarm.md)")
+    parser.add_argument("--servers-on", metavar="CONSTRAINT", help="--swarm: where the servers run (a placement)")
+    parser.add_argument("--clients-on", metavar="CONSTRAINT", help="--swarm: where the date/time client runs")
     args = parser.parse_args(argv)
+    if args.swarm:
+        from lablib.swarm import lab as swarm_lab
+
+        return swarm_lab.run("up", args)
     start = time.monotonic()
     try:
         if not args.no_build:
@@ -62,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\nAttach clients (each one is a new host with its own IP; open several terminals):")
     for name, hint in CLIENTS:
         print(f"  {settings}{compose} run --rm {name:<16} # {hint}")
-    print("\nFollow the date/time client:  scripts/lab logs -f datetime-client")
+    print()
+    for client in FOLLOWED:
+        print(f"{f'Follow the {client.name}:':<30}scripts/lab logs -f {client.name}")
     pcap = common.capture_file()
     where = pcap.relative_to(common.ROOT) if pcap and pcap.is_relative_to(common.ROOT) else pcap or common.CAPTURES
     print(f"Traffic is recorded in:       {where} (open it in Wireshark; complete after scripts/lab down)")

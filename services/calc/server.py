@@ -8,9 +8,18 @@ the server from reading its requests instead of growing the server's memory.
 from __future__ import annotations
 
 import asyncio
-import signal
 
-from services.cli import PORTS, SERVER_HOST, add_endpoint, fail, format_peer, log, make_parser, parse
+from services.cli import (
+    PORTS,
+    SERVER_HOST,
+    add_endpoint,
+    fail,
+    format_peer,
+    log,
+    make_parser,
+    parse,
+    run_until_signalled,
+)
 from services.framing import MAX_LINE, LineDecoder, encode_line
 from services.netopts import tune_connection
 
@@ -82,11 +91,7 @@ async def serve(host: str, port: int, timeout: float | None) -> None:
     bound_host, bound_port = server.sockets[0].getsockname()[:2]
     log(f"{PROGRAM} listening on {bound_host}:{bound_port}/tcp")
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await run_until_signalled()
 
     log(f"{PROGRAM} stopping")
     server.close()

@@ -33,8 +33,11 @@ Sample exchange (``C1>`` is what Batman's client sends, ``C1<`` what it gets)::
     C2< Server: time=13:01:00 Batman has left. Member count=1
 
 This module has no sockets and no clock: the server passes the time in and
-turns the returned :class:`Delivery` list into writes. A member is any
-hashable object the caller chooses (the server uses its connection object).
+acts on the returned events, in order (as h11's ``Connection`` returns events):
+a :class:`Joined` or :class:`Left` tells it a member came in or went out (the
+server never has to ask the room), and each :class:`Delivery` is a line to
+write. A member is any hashable object the caller chooses (the server uses its
+connection object).
 """
 
 from __future__ import annotations
@@ -93,6 +96,22 @@ class Delivery(NamedTuple):
 HANGUP = Delivery(To.HANGUP)
 
 
+class Joined(NamedTuple):
+    """The sender's login was accepted: it is a member now, called ``name`` (its join notice follows)."""
+
+    name: str
+
+
+class Left(NamedTuple):
+    """The member, called ``name``, is out of the room (its leave notice follows)."""
+
+    name: str
+
+
+#: What an event method returns a list of.
+Event = Delivery | Joined | Left
+
+
 def clock(now: Now) -> str:
     """The time as notices show it, ``HH:MM:SS``; a string is taken as already formatted."""
     return now if isinstance(now, str) else now.strftime("%H:%M:%S")
@@ -121,8 +140,9 @@ def error(reason: object) -> Delivery:
 class Room(Generic[Member]):
     """Who is in the room, and what each event makes the server send.
 
-    Every event method returns a list of :class:`Delivery`, in the order the
-    lines must go out. Nothing here writes anything.
+    Every event method returns a list of :class:`Event`: membership changes
+    (:class:`Joined`, :class:`Left`) first, then the lines in the order they
+    must go out. Nothing here writes anything.
     """
 
     def __init__(self, max_members: int = MAX_MEMBERS) -> None:
@@ -141,7 +161,7 @@ class Room(Generic[Member]):
         """Every member, in join order (a live view: copy it before changing the room)."""
         return self.names.keys()
 
-    def receive(self, member: Member, line: str | FramingError, now: Now) -> list[Delivery]:
+    def receive(self, member: Member, line: str | FramingError, now: Now) -> list[Event]:
         """One line (or framing error) from ``member``: a login attempt until it has joined, then a message."""
         if isinstance(line, FramingError):
             return [error(line)]
@@ -151,14 +171,14 @@ class Room(Generic[Member]):
             return [*self.leave(member, now), HANGUP]
         return self.say(member, line)
 
-    def login(self, member: Member, name: str, now: Now) -> list[Delivery]:
+    def login(self, member: Member, name: str, now: Now) -> list[Event]:
         try:
             name = self._admit(name)
         except LoginError as exc:
             return [error(exc)]
         self.names[member] = name
         self._keys[name.casefold()] = member
-        return [self.notice(now, f"{name} has joined.")]
+        return [Joined(name), self.notice(now, f"{name} has joined.")]
 
     def _admit(self, name: str) -> str:
         name = check_name(name)
@@ -174,13 +194,13 @@ class Room(Generic[Member]):
             return []
         return [Delivery(To.OTHERS, f"{self.names[member]}: {scrub(text)}")]
 
-    def leave(self, member: Member, now: Now) -> list[Delivery]:
+    def leave(self, member: Member, now: Now) -> list[Event]:
         """``member`` is gone (quit, closed, lost, dropped); nothing if it never joined."""
         name = self.names.pop(member, None)
         if name is None:
             return []
         del self._keys[name.casefold()]
-        return [self.notice(now, f"{name} has left.")]
+        return [Left(name), self.notice(now, f"{name} has left.")]
 
     def shutdown(self, now: Now) -> list[Delivery]:
         """The server is stopping: tell every member before the connections close."""

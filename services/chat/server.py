@@ -35,14 +35,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import socket
 import struct
 import time
 from collections.abc import Callable, Sequence
 
 from services import cli
-from services.chat.protocol import MAX_MEMBERS, Room, To
+from services.chat.protocol import MAX_MEMBERS, Delivery, Joined, Left, Room, To
 from services.framing import MAX_LINE, FramingError, LineDecoder, encode_line, encode_lines
 from services.netopts import tune_connection
 
@@ -143,6 +142,11 @@ class ChatServer:
             To.OTHERS: lambda conn, line: self._broadcast(encode_line(line), conn),
             To.HANGUP: self._hang_up,
         }
+        #: What the server does when the room says a line made the sender join or leave.
+        self._on_member: dict[type, Callable[[Connection, Joined | Left], None]] = {
+            Joined: self._joined,
+            Left: self._quit,
+        }
 
     def now(self) -> str:
         """``HH:MM:SS``, formatted at most once a second however many lines arrive."""
@@ -161,7 +165,7 @@ class ChatServer:
         cli.log(f"{conn.peer} connected")
 
     def received(self, conn: Connection, items: list[str | FramingError]) -> None:
-        """Lines from one chunk: run each through the room, then send what it says."""
+        """Lines from one chunk: run each through the room, then act on the events it returns."""
         batch: list[str] = []  # consecutive messages for the others: one buffer, queued once
         room = self.room
         for item in items:
@@ -169,12 +173,11 @@ class ChatServer:
                 break
             if conn.name is None:  # a login may come next: earlier room lines are not for the newcomer
                 self._deal()
-            deliveries = room.receive(conn, item, self.now())
-            if conn.name is None and conn in room:
-                self._joined(conn)
-            elif conn.name is not None and conn not in room and self._room_lines:
-                self._queue(conn, self._room_lines_for(conn))  # it quit: it still gets what was said before
-            for to, line in deliveries:
+            for event in room.receive(conn, item, self.now()):
+                if event.__class__ is not Delivery:  # Joined or Left: membership, no line
+                    self._on_member[event.__class__](conn, event)
+                    continue
+                to, line = event
                 if to is To.OTHERS:
                     batch.append(line)
                     if self.verbose:
@@ -203,21 +206,27 @@ class ChatServer:
 
     # -- what the room decided -----------------------------------------------------------
 
-    def _joined(self, conn: Connection) -> None:
-        conn.name = self.room.names[conn]
+    def _joined(self, conn: Connection, event: Joined) -> None:
+        conn.name = event.name
         if conn.login_timer is not None:
             conn.login_timer.cancel()
         cli.log(f"{conn.peer} joined as {conn.name} (members={len(self.room)})")
 
+    def _quit(self, conn: Connection, event: Left) -> None:
+        """It left by a line (quit): it still gets what the room said before, not its own lines."""
+        if self._room_lines:
+            self._queue(conn, self._room_lines_for(conn))
+
     def _leave(self, conn: Connection, reason: str) -> bool:
         """Take ``conn`` out of the room and tell the others; False if it was not a member."""
-        deliveries = self.room.leave(conn, self.now())
-        if not deliveries:
+        events = self.room.leave(conn, self.now())
+        if not events:
             return False
         cli.log(f"{conn.peer} {conn.name} left: {reason} (members={len(self.room)})")
         if not self.stopping:  # while stopping, everyone already got the shutdown notice
-            for to, line in deliveries:
-                self._send_to[to](conn, line)
+            for event in events:
+                if event.__class__ is Delivery:
+                    self._send_to[event.to](conn, event.line)
         return True
 
     def _to_sender(self, conn: Connection, line: str) -> None:
@@ -410,10 +419,7 @@ async def serve(args: argparse.Namespace) -> int:
         return cli.fail(f"cannot listen on {args.host}:{args.port}/tcp: {exc.strerror or exc}")
     host, port = server.sockets[0].getsockname()[:2]
     cli.log(f"{PROGRAM} listening on {host}:{port}/tcp")
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await cli.run_until_signalled()
     cli.log(f"{PROGRAM} shutting down ({len(hub.room)} members)")
     server.close()
     await hub.shutdown()

@@ -9,7 +9,7 @@ artefacts, silent ``q``, framing, 50 sessions, ``ERROR`` replies to bad input.
 from __future__ import annotations
 
 from services.check import judge
-from services.check.common import ERROR_PREFIX, Pair, bad_line_cases, framing_cases, tcp_probe
+from services.check.common import Pair, bad_line_cases, framing_cases, tcp_probe
 from services.check.core import Config, case
 from services.check.session import CaseFailed, Session, TcpConn
 
@@ -112,33 +112,26 @@ def many_clients(s: Session, cfg: Config) -> None:
 
 @case("calc.malformed-line", "strict", "malformed requests get ERROR and the session goes on")
 def malformed(s: Session, cfg: Config) -> None:
-    conn = session(s, cfg)
+    pair = open_pair(s, cfg)
     for bad in MALFORMED:
-        expect_error(conn, bad)
-    ask_exact(conn, "12 + 42", "54")
+        pair.refuse(bad)
+    ask_exact(pair.sender, "12 + 42", "54")
 
 
 @case("calc.division-by-zero", "strict", "'1 / 0' gets ERROR and the session goes on")
 def division_by_zero(s: Session, cfg: Config) -> None:
-    conn = session(s, cfg)
-    expect_error(conn, "1 / 0")
-    expect_error(conn, "0 / 0")
-    ask_exact(conn, "12 + 42", "54")
+    pair = open_pair(s, cfg)
+    pair.refuse("1 / 0")
+    pair.refuse("0 / 0")
+    ask_exact(pair.sender, "12 + 42", "54")
 
 
 @case("calc.non-finite", "strict", "nan, inf and overflowing results get ERROR")
 def non_finite(s: Session, cfg: Config) -> None:
-    conn = session(s, cfg)
+    pair = open_pair(s, cfg)
     for bad in NON_FINITE:
-        expect_error(conn, bad)
-    ask_exact(conn, "12 + 42", "54")
-
-
-def expect_error(conn: TcpConn, request: str) -> None:
-    conn.send(request)
-    got = conn.line(f"a line starting {ERROR_PREFIX!r} in reply to {request!r}")
-    if not got.startswith(ERROR_PREFIX):
-        raise CaseFailed(f"{conn.label}: sent {request!r}, expected a line starting {ERROR_PREFIX!r}, got {got!r}")
+        pair.refuse(bad)
+    ask_exact(pair.sender, "12 + 42", "54")
 
 
 def open_pair(s: Session, cfg: Config) -> Pair:

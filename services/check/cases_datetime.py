@@ -1,7 +1,10 @@
 """Cases for datetime-server: UDP, ``SEND_DATE`` / ``SEND_TIME`` -> the date / the time.
 
-``lab``: a date or time in any unambiguous form that is *now* (in the checker's
-zone or UTC, or a ``--tz`` zone; within 2 minutes), and the server keeps serving.
+``lab``: today's date in any unambiguous form (``2026-11-28``, ``28-11-2026``,
+``28/11/2026``, ``28 Nov 2026``, ...) and the time now as HH:MM:SS, as the course
+asks (in the checker's zone or UTC, or a ``--tz`` zone; within 2 minutes), and
+the server keeps answering new sockets (each with today's date or the time now:
+which one was asked is send-date's and send-time's business).
 ``strict``: exactly ``YYYY-MM-DD`` / ``HH:MM:SS`` plus LF, whitespace around the
 request ignored, ``ERROR`` replies naming the valid requests for anything else.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 import re
 
 from services.check import judge
-from services.check.common import ERROR_PREFIX, udp_probe
+from services.check.common import ask_error, udp_probe
 from services.check.core import Config, case
 from services.check.session import CaseFailed, Session, UdpConn
 
@@ -21,6 +24,8 @@ DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})\n")
 TIME_RE = re.compile(r"(\d{2}):(\d{2}):(\d{2})\n")
 #: Requests from separate sockets, to show the server loops and answers everyone.
 REPEATS = 6
+#: What an ERROR reply must name: the valid requests.
+VALID = ("SEND_DATE", "SEND_TIME")
 BAD_REQUESTS = [b"SEND_YEAR", b"send_time", b"", b"SEND_DATE SEND_TIME"]
 OVERSIZED = 4000
 
@@ -29,21 +34,29 @@ def text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
+def is_today(reply: str, cfg: Config) -> bool:
+    return bool(set(judge.find_dates(reply)) & judge.dates_around(cfg.now(), cfg.zones))
+
+
+def is_now(reply: str, cfg: Config) -> bool:
+    """Whether ``reply`` holds the time now as HH:MM:SS (the course's form: seconds required)."""
+    now = cfg.now()
+    return any(hms[2] is not None and judge.time_is_now(hms, now, cfg.zones) for hms in judge.find_times(reply))
+
+
 def expect_date(conn: UdpConn, cfg: Config, request: bytes = DATE) -> None:
     reply = text(conn.ask(request, "today's date"))
-    accepted = judge.dates_around(cfg.now(), cfg.zones)
-    if not set(judge.find_dates(reply)) & accepted:
-        want = " or ".join(sorted(d.isoformat() for d in accepted))
+    if not is_today(reply, cfg):
+        want = " or ".join(sorted(d.isoformat() for d in judge.dates_around(cfg.now(), cfg.zones)))
         raise CaseFailed(f"sent {request.decode()!r}, expected today's date ({want} in any form), got {reply!r}")
 
 
 def expect_time(conn: UdpConn, cfg: Config, request: bytes = TIME) -> None:
     reply = text(conn.ask(request, "the current time"))
-    now = cfg.now()
-    if not any(judge.time_is_now(hms, now, cfg.zones) for hms in judge.find_times(reply)):
-        walls = ", ".join(w.strftime("%H:%M:%S %Z") for w in judge.local_times(now, cfg.zones))
+    if not is_now(reply, cfg):
+        walls = ", ".join(w.strftime("%H:%M:%S %Z") for w in judge.local_times(cfg.now(), cfg.zones))
         raise CaseFailed(
-            f"sent {request.decode()!r}, expected the time now (one of {walls}, "
+            f"sent {request.decode()!r}, expected the time now as HH:MM:SS (one of {walls}, "
             f"within {judge.TIME_TOLERANCE_S} s), got {reply!r}"
         )
 
@@ -53,16 +66,18 @@ def send_date(s: Session, cfg: Config) -> None:
     expect_date(s.udp("A"), cfg)
 
 
-@case("datetime.send-time", "lab", "SEND_TIME gets the time now (within 2 min)")
+@case("datetime.send-time", "lab", "SEND_TIME gets the time now as HH:MM:SS (within 2 min)")
 def send_time(s: Session, cfg: Config) -> None:
     expect_time(s.udp("A"), cfg)
 
 
-@case("datetime.keeps-serving", "lab", f"{REPEATS} requests from different sockets each get an answer")
+@case("datetime.keeps-serving", "lab", f"{REPEATS} requests from different sockets each get the date or time")
 def keeps_serving(s: Session, cfg: Config) -> None:
     for i in range(REPEATS):
-        conn = s.udp(f"C{i}")
-        (expect_date if i % 2 else expect_time)(conn, cfg)
+        request = DATE if i % 2 else TIME
+        reply = text(s.udp(f"C{i}").ask(request, "an answer"))
+        if not (is_today(reply, cfg) or is_now(reply, cfg)):
+            raise CaseFailed(f"C{i}: sent {request.decode()!r}, expected today's date or the time now, got {reply!r}")
 
 
 def exact(conn: UdpConn, request: bytes, rx: re.Pattern[str], form: str) -> tuple[int, int, int]:
@@ -96,32 +111,25 @@ def whitespace(s: Session, cfg: Config) -> None:
     expect_date(conn, cfg, b"SEND_DATE\n")
 
 
-def expect_error(conn: UdpConn, request: bytes) -> None:
-    reply = text(conn.ask(request, "an ERROR reply"))
-    if not reply.startswith(ERROR_PREFIX) or "SEND_DATE" not in reply or "SEND_TIME" not in reply:
-        want = f"a reply starting {ERROR_PREFIX!r} naming SEND_DATE and SEND_TIME"
-        raise CaseFailed(f"sent {request!r}, expected {want}, got {reply!r}")
-
-
 @case("datetime.unknown-request", "strict", "any other request gets ERROR naming SEND_DATE and SEND_TIME")
 def unknown_request(s: Session, cfg: Config) -> None:
     conn = s.udp("A")
     for bad in BAD_REQUESTS:
-        expect_error(conn, bad)
+        ask_error(conn, bad, repr(bad), VALID)
     expect_time(conn, cfg)
 
 
 @case("datetime.invalid-utf8", "strict", "a datagram that is not UTF-8 gets ERROR, the server goes on")
 def invalid_utf8(s: Session, cfg: Config) -> None:
     conn = s.udp("A")
-    expect_error(conn, b"SEND_\xff\xfe")
+    ask_error(conn, b"SEND_\xff\xfe", "a datagram that is not UTF-8", VALID)
     expect_time(conn, cfg)
 
 
 @case("datetime.oversized", "strict", f"a {OVERSIZED}-byte datagram gets ERROR, the server goes on")
 def oversized(s: Session, cfg: Config) -> None:
     conn = s.udp("A")
-    expect_error(conn, b"SEND_TIME" * (OVERSIZED // 9))
+    ask_error(conn, b"SEND_TIME" * (OVERSIZED // 9), f"a {OVERSIZED}-byte datagram", VALID)
     expect_time(conn, cfg)
 
 

@@ -8,7 +8,7 @@ clients at once.
 
 from __future__ import annotations
 
-from services.check.common import ERROR_PREFIX, Pair, bad_line_cases, framing_cases, tcp_probe, udp_probe
+from services.check.common import Pair, ask_error, bad_line_cases, framing_cases, tcp_probe, udp_probe
 from services.check.core import Config, case
 from services.check.session import CaseFailed, Session, TcpConn, UdpConn
 
@@ -46,23 +46,17 @@ def udp_upper(s: Session, cfg: Config) -> None:
         udp_echo(conn, sent, exact=True)
 
 
-def udp_error(conn: UdpConn, data: bytes, what: str) -> None:
-    reply = conn.ask(data, "an ERROR reply").decode("utf-8", "replace")
-    if not reply.startswith(ERROR_PREFIX):
-        raise CaseFailed(f"sent {what}, expected a reply starting {ERROR_PREFIX!r}, got {reply!r}")
-
-
 @case("udp-echo.invalid-utf8", "strict", "a datagram that is not UTF-8 gets ERROR, the server goes on")
 def udp_invalid(s: Session, cfg: Config) -> None:
     conn = s.udp("A")
-    udp_error(conn, b"caf\xc3", "a datagram that is not UTF-8")
+    ask_error(conn, b"caf\xc3", "a datagram that is not UTF-8")
     udp_echo(conn, SAMPLE, exact=True)
 
 
 @case("udp-echo.oversized", "strict", f"a {OVERSIZED}-byte datagram gets ERROR, the server goes on")
 def udp_oversized(s: Session, cfg: Config) -> None:
     conn = s.udp("A")
-    udp_error(conn, b"x" * OVERSIZED, f"a {OVERSIZED}-byte datagram")
+    ask_error(conn, b"x" * OVERSIZED, f"a {OVERSIZED}-byte datagram")
     udp_echo(conn, SAMPLE, exact=True)
 
 

@@ -11,21 +11,12 @@ import json
 import sys
 import zoneinfo
 
-from services.check.core import (
-    CLIENT_ROLES,
-    LEVELS,
-    REPLY_TIMEOUT,
-    ROLE_SERVICE,
-    ROLES,
-    CaseResult,
-    cases_for,
-    run_checks,
-)
+from services import roles
+from services.check.cases_clients import DATETIME_DURATION
+from services.check.clients import CALC_LIMIT, CLIENT_WAIT
+from services.check.core import LEVELS, REPLY_TIMEOUT, ROLES, CaseResult, cases_for, run_checks
 from services.check.session import ARROWS
-from services.cli import PORTS, make_parser, parse
-
-#: Seconds a client role is recorded when no --cmd is given (the client is started elsewhere).
-CLIENT_DURATION = 20.0
+from services.cli import make_parser, parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--name", default="Tester", help="client roles: the name given to the client via {name}")
     parser.add_argument(
-        "--duration", type=float, help=f"client roles: seconds to record (default {CLIENT_DURATION:g} without --cmd)"
+        "--duration",
+        type=float,
+        help="client roles: the most seconds to record (default: datetime-client until every case can be judged, "
+        f"at most {DATETIME_DURATION:g} s; calc-client until the session ends, at most {CALC_LIMIT:g} s with --cmd, "
+        f"{CLIENT_WAIT:g} s without)",
     )
     return parser
 
@@ -81,13 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: {args.role} has no case {', '.join(unknown)} (see --list --level strict)", file=sys.stderr)
         return 2
-    client = args.role in CLIENT_ROLES
+    client = roles.get(args.role).is_client
     host = args.listen if client else (args.host or args.role)
-    port = args.port if args.port is not None else PORTS[ROLE_SERVICE[args.role]]
+    port = args.port if args.port is not None else roles.server_port(args.role)
     options: dict[str, object] = {"reply_timeout": args.timeout, "zones": zones, "only": tuple(args.case)}
     if client:
-        duration = args.duration if args.duration is not None else (None if args.cmd else CLIENT_DURATION)
-        options |= {"cmd": args.cmd, "name": args.name, "duration": duration}
+        options |= {"cmd": args.cmd, "name": args.name, "duration": args.duration}
     results = run_checks(args.role, host, port, args.level, **options)
     ok = all(r.passed for r in results)
     if args.json:

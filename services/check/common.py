@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from services.check.core import Case, Config, case
-from services.check.session import CaseFailed, Session, TcpConn
+from services.check.session import CaseFailed, Session, TcpConn, UdpConn
 
 #: Bytes in the over-long line the strict cases send (the limit is 1024).
 OVERLONG_BYTES = 5000
@@ -37,12 +37,32 @@ class Pair:
         if got != want:
             raise CaseFailed(f"{self.receiver.label}: sent {text!r}, expected {want!r}, got {got!r}")
 
+    def refuse(self, text: str) -> None:
+        """The sender sends the line ``text`` and gets an ERROR reply."""
+        self.sender.send(text)
+        self.expect_error(repr(text))
+
     def expect_error(self, sent: str) -> None:
-        got = self._next(self.sender, f"a line starting {ERROR_PREFIX!r} in reply to {sent}")
-        if not got.startswith(ERROR_PREFIX):
-            raise CaseFailed(
-                f"{self.sender.label}: sent {sent}, expected a line starting {ERROR_PREFIX!r}, got {got!r}"
-            )
+        """The sender's next line (after ``sent``, described for people) is an ERROR reply."""
+        expect_error(self._next(self.sender, f"{error_wanted()} in reply to {sent}"), sent, self.sender.label)
+
+
+def error_wanted(naming: Sequence[str] = ()) -> str:
+    """What a strict case wants in reply to bad input, in words."""
+    return f"a reply starting {ERROR_PREFIX!r}" + (f" naming {' and '.join(naming)}" if naming else "")
+
+
+def expect_error(got: str, sent: str, label: str = "", naming: Sequence[str] = ()) -> None:
+    """Strict: ``got``, the reply to ``sent`` (described for people), starts with ERROR and names ``naming``."""
+    if not got.startswith(ERROR_PREFIX) or not all(word in got for word in naming):
+        who = f"{label}: " if label else ""
+        raise CaseFailed(f"{who}sent {sent}, expected {error_wanted(naming)}, got {got!r}")
+
+
+def ask_error(conn: UdpConn, data: bytes, sent: str, naming: Sequence[str] = ()) -> None:
+    """Strict, UDP: the reply to the datagram ``data`` (``sent`` describes it) is an ERROR reply."""
+    got = conn.ask(data, error_wanted(naming)).decode("utf-8", "replace")
+    expect_error(got, sent, naming=naming)
 
 
 OpenPair = Callable[[Session, Config], Pair]

@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
+from services import roles
 from services.check.session import CaseFailed, Session
 
 LEVELS = ("lab", "strict")
@@ -19,27 +21,15 @@ REPLY_TIMEOUT = 2.0
 #: Default time limit of one case, in seconds (cases that need longer say so).
 CASE_LIMIT = 10.0
 
+#: The roles the checker judges, from the catalogue (services/roles.py).
+CHECKED: dict[str, roles.Role] = {r.name: r for r in roles.CHECKED}
 #: Role -> module holding its cases (imported only when that role is checked).
-ROLE_MODULES = {
-    "udp-echo-server": "services.check.cases_echo",
-    "tcp-echo-server": "services.check.cases_echo",
-    "datetime-server": "services.check.cases_datetime",
-    "calc-server": "services.check.cases_calc",
-    "chat-server": "services.check.cases_chat",
-    "datetime-client": "services.check.cases_clients",
-    "calc-client": "services.check.cases_clients",
-}
-ROLES = tuple(ROLE_MODULES)
-CLIENT_ROLES = ("datetime-client", "calc-client")
-#: The port each role's server listens on by default (services/cli.py PORTS).
-ROLE_SERVICE = {
-    "udp-echo-server": "udp-echo",
-    "tcp-echo-server": "tcp-echo",
-    "datetime-server": "datetime",
-    "calc-server": "calc",
-    "chat-server": "chat",
-    "datetime-client": "datetime",
-    "calc-client": "calc",
+ROLE_MODULES: dict[str, str] = {name: str(r.cases) for name, r in CHECKED.items()}
+ROLES = tuple(CHECKED)
+CLIENT_ROLES = tuple(name for name, r in CHECKED.items() if r.is_client)
+#: Role -> its key in services/cli.py PORTS: the port its server listens on by default.
+ROLE_SERVICE: dict[str, str] = {
+    name: (roles.get(r.server) if r.server else r).name.removesuffix("-server") for name, r in CHECKED.items()
 }
 
 
@@ -70,14 +60,33 @@ class Config:
         return name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Case:
+    """One named check of a role, at a level; a server case or a client case (below)."""
+
     name: str
     level: str
-    run: Callable[[Session, Config], None]
     #: One line: what the case checks (shown by --list).
     doc: str
     limit: float = CASE_LIMIT
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerCase(Case):
+    """Talks to a running server through a fresh :class:`Session`; raises CaseFailed on a fault."""
+
+    run: Callable[[Session, Config], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientCase(Case):
+    """Judges what a client did in a recorded run (``services.check.clients.Run``); raises CaseFailed."""
+
+    judge: Callable[[Any, Config], None]
+    #: Needs the checker to start the client (it judges stdin/stdout, or a second run).
+    needs_cmd: bool = False
+    #: Judged on a second run whose stdin ends without 'q' (calc-client).
+    on_eof_run: bool = False
 
 
 @dataclass
@@ -102,14 +111,48 @@ class CaseResult:
             "transcript": self.transcript,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> CaseResult:
+        """The result ``to_dict`` wrote (e.g. read back from ``check --json``); a missing optional field
+        takes its default, a missing or mistyped required one is a ValueError."""
+        name, level, passed = data.get("name"), data.get("level"), data.get("passed")
+        if not isinstance(name, str) or not isinstance(level, str) or not isinstance(passed, bool):
+            raise ValueError(f"not a case result (name, level, passed): {data!r:.200}")
+        transcript = data.get("transcript", [])
+        return cls(
+            name,
+            level,
+            passed,
+            message=str(data.get("message", "")),
+            transcript=list(transcript) if isinstance(transcript, list) else [],
+            ms=float(data.get("ms", 0.0)),  # type: ignore[arg-type]
+            ran=bool(data.get("ran", True)),
+        )
 
-def case(name: str, level: str, doc: str, limit: float = CASE_LIMIT) -> Callable[[Callable], Case]:
-    """Decorator: a function ``(session, config) -> None`` that raises CaseFailed becomes a Case."""
+
+def _check_level(level: str) -> None:
     if level not in LEVELS:
-        raise ValueError(f"unknown level {level!r}")
+        raise ValueError(f"unknown level {level!r}; levels: {', '.join(LEVELS)}")
 
-    def wrap(func: Callable[[Session, Config], None]) -> Case:
-        return Case(name, level, func, doc, limit)
+
+def case(name: str, level: str, doc: str, limit: float = CASE_LIMIT) -> Callable[[Callable], ServerCase]:
+    """Decorator: a function ``(session, config) -> None`` that raises CaseFailed becomes a ServerCase."""
+    _check_level(level)
+
+    def wrap(func: Callable[[Session, Config], None]) -> ServerCase:
+        return ServerCase(name=name, level=level, doc=doc, limit=limit, run=func)
+
+    return wrap
+
+
+def client_case(
+    name: str, level: str, doc: str, needs_cmd: bool = False, on_eof_run: bool = False
+) -> Callable[[Callable], ClientCase]:
+    """Decorator: a function ``(run, config) -> None`` that raises CaseFailed becomes a ClientCase."""
+    _check_level(level)
+
+    def wrap(func: Callable[[Any, Config], None]) -> ClientCase:
+        return ClientCase(name=name, level=level, doc=doc, judge=func, needs_cmd=needs_cmd, on_eof_run=on_eof_run)
 
     return wrap
 
@@ -122,14 +165,14 @@ def role_module(role: str) -> ModuleType:
 
 def cases_for(role: str, level: str) -> list[Case]:
     """The role's cases at ``level`` (``strict`` includes every ``lab`` case), in running order."""
-    if level not in LEVELS:
-        raise ValueError(f"unknown level {level!r}; levels: {', '.join(LEVELS)}")
+    _check_level(level)
     rank = LEVELS.index(level)
     return [c for c in role_module(role).CASES[role] if LEVELS.index(c.level) <= rank]
 
 
-def run_case(c: Case, config: Config) -> CaseResult:
-    session = Session(config.host, config.port, config.reply_timeout, c.limit)
+def run_case(c: ServerCase, config: Config) -> CaseResult:
+    # Lab-level cases talk like a person at a keyboard, whichever level the run is at.
+    session = Session(config.host, config.port, config.reply_timeout, c.limit, human=c.level == "lab")
     passed, message = True, ""
     try:
         c.run(session, config)
@@ -187,6 +230,6 @@ def run_checks(
     """
     cases_for(role, level)  # validates role and level
     config = Config(host=host, port=port, level=level, **options)  # type: ignore[arg-type]
-    if role in CLIENT_ROLES:
+    if CHECKED[role].is_client:
         return role_module(role).run_client_checks(role, config)
     return run_server_checks(role, config)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from services.cli import PORTS, add_endpoint, exit_on_sigterm, fail, log, make_parser, parse
 from services.datetime import protocol
-from services.echo.client import ask_udp, udp_socket
+from services.udp import ask_udp, udp_socket
 
 DEFAULT_TIMEOUT = 1.0  # seconds to wait for each reply
 DEFAULT_MIN_GAP = 1.0  # seconds between requests, chosen uniformly in [min, max]
@@ -52,7 +52,7 @@ def run(
             log(f"no reply to {request} within {timeout} s (lost)")
         else:
             tally.answered += 1
-            log(f"{request} -> {reply.decode('ascii').strip()}")
+            log(f"{request} -> {reply.decode('utf-8', 'replace').strip()}")
 
 
 def make_asker(

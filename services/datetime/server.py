@@ -1,4 +1,4 @@
-"""Date/time server: the UDP echo template's loop, answering with the local date or time."""
+"""Date/time server: the UDP receive-reply loop (``services.udp.serve_udp``), answering with the local date or time."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 
 from services.cli import PORTS, SERVER_HOST, add_endpoint, make_parser, parse
 from services.datetime import protocol
-from services.echo.server import serve_udp
+from services.udp import serve_udp
 
 
 def reply_now(data: bytes) -> bytes:

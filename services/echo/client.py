@@ -1,73 +1,16 @@
-"""Echo clients: send lines (``--message`` or stdin until EOF), print each reply.
-
-``ask_udp`` is the UDP request pattern with a timeout; the date/time client
-reuses it.
-"""
+"""Echo clients: send lines (``--message`` or stdin until EOF), print each reply (UDP through ``services.udp``)."""
 
 from __future__ import annotations
 
 import socket
 import sys
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from services.cli import PORTS, add_endpoint, exit_on_sigterm, fail, log, make_parser, parse
-from services.echo.server import RECV_BUFFER
 from services.framing import FramingError, LineDecoder, encode_line
+from services.udp import RECV_BUFFER, ask_udp, udp_socket
 
 DEFAULT_TIMEOUT = 1.0  # seconds to wait for each reply
-
-
-def drain(sock: socket.socket) -> list[bytes]:
-    """Take whatever already waits in the socket: late replies to earlier requests."""
-    stale = []
-    sock.setblocking(False)
-    try:
-        while True:
-            try:
-                stale.append(sock.recv(RECV_BUFFER))
-            except ConnectionRefusedError:  # an earlier datagram found no listener; nothing to read
-                continue
-    except BlockingIOError:
-        return stale
-
-
-def ask_udp(
-    sock: socket.socket,
-    payload: bytes,
-    timeout: float,
-    accept: Callable[[bytes], bool] = lambda reply: True,
-    clock: Callable[[], float] = time.monotonic,
-) -> bytes | None:
-    """Send one datagram on a connected socket; return the first accepted reply, or None after ``timeout`` s.
-
-    UDP gives no sign that a request or a reply was lost, so the only option is
-    to stop waiting. Replies ``accept`` rejects (late answers to something else)
-    are skipped while the wait goes on.
-    """
-    for late in drain(sock):
-        log(f"(discarded a late reply: {late!r})")
-    sock.send(payload)
-    deadline = clock() + timeout
-    while (left := deadline - clock()) > 0:
-        sock.settimeout(left)
-        try:
-            reply = sock.recv(RECV_BUFFER)
-        except TimeoutError:
-            break
-        except ConnectionRefusedError:  # ICMP port unreachable: nobody listens there; wait out the timeout
-            continue
-        if accept(reply):
-            return reply
-        log(f"(ignored a reply that does not answer this request: {reply!r})")
-    return None
-
-
-def udp_socket(host: str, port: int) -> socket.socket:
-    """A UDP socket connected to the server: the kernel then drops datagrams from anyone else."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.connect((host, port))
-    return sock
 
 
 def input_lines(message: str | None) -> Iterable[str]:

@@ -1,49 +1,17 @@
-"""Echo servers: the UDP template (a plain receive-reply loop) and the TCP one (asyncio).
-
-``serve_udp`` is the whole UDP server pattern; the date/time server reuses it
-with its own reply function.
-"""
+"""Echo servers: the UDP one (``services.udp.serve_udp``'s receive-reply loop) and the TCP one (asyncio)."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
-import socket
-from collections.abc import Callable
 
-from services.cli import PORTS, SERVER_HOST, add_endpoint, exit_on_sigterm, format_peer, log, make_parser, parse
+from services.cli import PORTS, SERVER_HOST, add_endpoint, format_peer, log, make_parser, parse, run_until_signalled
 from services.echo import protocol
-from services.framing import FramingError, LineDecoder, preview
+from services.framing import FramingError, LineDecoder
 from services.netopts import tune_connection
+from services.udp import serve_udp
 
-#: Receive buffer for one datagram: the largest UDP payload, so an oversized
-#: request arrives whole and its real size can be reported (a smaller buffer
-#: would silently cut it).
-RECV_BUFFER = 65535
-#: How much of each reply the log shows (requests show PREVIEW_BYTES).
-LOG_REPLY_BYTES = 100
 #: Bytes read from a TCP connection at a time.
 READ_SIZE = 65536
-
-
-def serve_udp(prog: str, host: str, port: int, reply: Callable[[bytes], bytes]) -> int:
-    """Answer every datagram with ``reply(datagram)``, forever; SIGTERM or Ctrl-C ends it with status 0."""
-    exit_on_sigterm()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, port))
-        log(f"{prog} listening on {host}:{sock.getsockname()[1]}/udp")
-        try:
-            while True:
-                data, addr = sock.recvfrom(RECV_BUFFER)
-                answer = reply(data)
-                log(f"{format_peer(addr)} '{preview(data)}' -> '{preview(answer, LOG_REPLY_BYTES)}'")
-                try:
-                    sock.sendto(answer, addr)
-                except OSError as exc:  # one unreachable client must not stop the server
-                    log(f"{format_peer(addr)} reply failed: {exc}")
-        except KeyboardInterrupt:
-            log(f"{prog} stopped")
-    return 0
 
 
 def udp_main(argv: list[str] | None = None) -> int:
@@ -83,12 +51,8 @@ async def send_replies(writer: asyncio.StreamWriter, peer: str, lines: list[str 
 async def serve_tcp(host: str, port: int) -> None:
     server = await asyncio.start_server(echo_lines, host, port)
     log(f"tcp-echo-server listening on {host}:{server.sockets[0].getsockname()[1]}/tcp")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     async with server:
-        await stop.wait()
+        await run_until_signalled()
     log("tcp-echo-server stopped")
 
 

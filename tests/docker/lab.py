@@ -37,12 +37,15 @@ from . import pcap
 sys.path.insert(0, str(ROOT / "scripts"))
 from lablib import common  # noqa: E402  (scripts/ is not a package on the default path)
 
+from services import roles  # noqa: E402
+
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
 NETWORK = "lab"  # the network's key in compose.yaml
-SERVERS = ("udp-echo-server", "tcp-echo-server", "datetime-server", "calc-server", "chat-server")
-LONG_RUNNING = (*SERVERS, "datetime-client", "capture")
+SERVERS = tuple(r.name for r in roles.SERVERS)
+#: Services `compose up` starts and keeps running: the servers, the clients with a fixed address, the capture.
+LONG_RUNNING = (*SERVERS, *(r.name for r in roles.CLIENTS if r.octet is not None), "capture")
 
 #: The test lab lives in 172.29.N.0/24 on bridge sltestN (a Linux interface name has at most 15 chars).
 NET_PREFIX_BASE = "172.29"

@@ -23,7 +23,8 @@ import pytest
 from ..helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from lablib import common, grade, sandbox  # noqa: E402
+from lablib import common, sandbox  # noqa: E402
+from lablib import grading as grade  # noqa: E402
 
 CLASS = ROOT / "tests" / "fixtures" / "class"
 CONFIG = """
@@ -157,6 +158,8 @@ def test_the_html_page_links_each_failure_to_its_exchange_and_pcap(run: tuple[Pa
     assert 'href="Charlie/chat-server.pcap"' in cell
     exchange = (out / "Charlie" / "exchanges" / "chat-server.chat.no-self-echo.txt").read_text()
     assert "FAIL chat.no-self-echo" in exchange
+    # The similarity report (scripts/lab similar, written by grade beside the page) is linked.
+    assert '<a href="similar.html">similarity report</a>' in page and (out / "similar.json").is_file()
     assert (out / "Charlie" / "chat-server.pcap").stat().st_size > 24  # more than a pcap header
     for href in re.findall(r'href="([^"]+)"', page):
         assert (out / href).exists(), href

@@ -25,7 +25,8 @@ import pytest
 from ..helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from lablib import common, grade, sandbox  # noqa: E402
+from lablib import common, sandbox  # noqa: E402
+from lablib import grading as grade  # noqa: E402
 
 CLASS = ROOT / "tests" / "fixtures" / "class"
 HOSTILE = ("ForkBomb", "MemoryHog", "Flood", "Vandal", "Escape")
@@ -80,7 +81,7 @@ def graded(docker_client: Any, knocked: tuple[int, list[Any]], tmp_path_factory:
     grader = grade.Grader(client, config, work / "out", common.IMAGE)
     started = time.monotonic()
     try:
-        teams = grade.grade_class(grader, grade.find_submissions(folder, config.main), jobs=len(HOSTILE) + 1)
+        teams = grade.grade_class(grader, grade.find_submissions(folder, config.program_pattern), jobs=len(HOSTILE) + 1)
     finally:
         left = sandbox.sweep(client, grader.run_id)
     assert not left, left

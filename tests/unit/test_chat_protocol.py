@@ -13,6 +13,9 @@ from services.chat.protocol import (
     MAX_NAME,
     NAME_RULE,
     Delivery,
+    Event,
+    Joined,
+    Left,
     Room,
     To,
     check_name,
@@ -24,12 +27,13 @@ from services.framing import FramingError
 T = "10:01:00"
 
 
-def joined(name: str, count: int, time: str = T) -> Delivery:
-    return Delivery(To.ALL, f"Server: time={time} {name} has joined. Member count={count}")
+def joined(name: str, count: int, time: str = T) -> list[Event]:
+    """The events of an accepted login: the membership change, then the notice to everyone."""
+    return [Joined(name), Delivery(To.ALL, f"Server: time={time} {name} has joined. Member count={count}")]
 
 
-def left(name: str, count: int, time: str = T) -> Delivery:
-    return Delivery(To.ALL, f"Server: time={time} {name} has left. Member count={count}")
+def left(name: str, count: int, time: str = T) -> list[Event]:
+    return [Left(name), Delivery(To.ALL, f"Server: time={time} {name} has left. Member count={count}")]
 
 
 def refused(reason: str) -> list[Delivery]:
@@ -46,20 +50,20 @@ def room_with(*names: str) -> Room[str]:
 def test_course_session() -> None:
     """The exchange from the course text, line for line."""
     room: Room[str] = Room()
-    assert room.receive("c1", "Batman", "10:01:00") == [joined("Batman", 1, "10:01:00")]
-    assert room.receive("c2", "Voldemort", "11:01:00") == [joined("Voldemort", 2, "11:01:00")]
+    assert room.receive("c1", "Batman", "10:01:00") == joined("Batman", 1, "10:01:00")
+    assert room.receive("c2", "Voldemort", "11:01:00") == joined("Voldemort", 2, "11:01:00")
     assert room.receive("c1", "Anyone here?", "11:02:00") == [Delivery(To.OTHERS, "Batman: Anyone here?")]
     assert room.receive("c2", "Crucio!", "11:03:00") == [Delivery(To.OTHERS, "Voldemort: Crucio!")]
-    assert room.receive("c1", "quit", "13:01:00") == [left("Batman", 1, "13:01:00"), HANGUP]
+    assert room.receive("c1", "quit", "13:01:00") == [*left("Batman", 1, "13:01:00"), HANGUP]
     assert list(room.members) == ["c2"]
 
 
 def test_counts_follow_joins_and_leaves() -> None:
     room: Room[str] = Room()
     for i, name in enumerate(["a", "b", "c"], start=1):
-        assert room.receive(name, name, T) == [joined(name, i)]
-    assert room.leave("b", T) == [left("b", 2)]
-    assert room.receive("d", "d", T) == [joined("d", 3)]
+        assert room.receive(name, name, T) == joined(name, i)
+    assert room.leave("b", T) == left("b", 2)
+    assert room.receive("d", "d", T) == joined("d", 3)
     assert len(room) == 3
     assert list(room.members) == ["a", "c", "d"]
 
@@ -88,11 +92,11 @@ def test_bad_names_refused(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["B", "x" * MAX_NAME, "bat_man", "bat-man", "bat.man", "007", "...", "-_-"])
 def test_good_names_accepted(name: str) -> None:
-    assert Room().receive("c", name, T) == [joined(name, 1)]
+    assert Room().receive("c", name, T) == joined(name, 1)
 
 
 def test_surrounding_spaces_are_not_part_of_the_name() -> None:
-    assert Room().receive("c", "  Batman \t", T) == [joined("Batman", 1)]
+    assert Room().receive("c", "  Batman \t", T) == joined("Batman", 1)
 
 
 @pytest.mark.parametrize("second", ["batman", "BATMAN", "BatMan", " batman "])
@@ -111,14 +115,14 @@ def test_refused_login_may_try_again() -> None:
     room = room_with("Batman")
     assert room.receive("c2", "batman", T) == refused("name 'batman' is already taken")
     assert room.receive("c2", "bad name", T) == refused(NAME_RULE)
-    assert room.receive("c2", "Robin", T) == [joined("Robin", 2)]
+    assert room.receive("c2", "Robin", T) == joined("Robin", 2)
     assert room.receive("c2", "hello", T) == [Delivery(To.OTHERS, "Robin: hello")]
 
 
 def test_name_free_again_after_leaving() -> None:
     room = room_with("Batman")
     room.leave("batman", T)
-    assert room.receive("other", "BATMAN", T) == [joined("BATMAN", 1)]
+    assert room.receive("other", "BATMAN", T) == joined("BATMAN", 1)
 
 
 def test_room_full() -> None:
@@ -127,13 +131,13 @@ def test_room_full() -> None:
     room.receive(2, "b", T)
     assert room.receive(3, "c", T) == refused("room is full (2 members)")
     room.leave(1, T)
-    assert room.receive(3, "c", T) == [joined("c", 2)]
+    assert room.receive(3, "c", T) == joined("c", 2)
 
 
 @pytest.mark.parametrize("line", ["quit", "  quit  ", "quit\t"])
 def test_quit_leaves_and_hangs_up(line: str) -> None:
     room = room_with("Batman", "Robin")
-    assert room.receive("batman", line, T) == [left("Batman", 1), HANGUP]
+    assert room.receive("batman", line, T) == [*left("Batman", 1), HANGUP]
     assert "batman" not in room
 
 
@@ -145,13 +149,13 @@ def test_other_lines_are_messages(line: str) -> None:
 
 def test_quit_as_first_line_is_a_login_name() -> None:
     """Before joining, every line is a name attempt; ``quit`` is a valid name."""
-    assert Room().receive("c", "quit", T) == [joined("quit", 1)]
+    assert Room().receive("c", "quit", T) == joined("quit", 1)
 
 
 def test_leave_of_non_member_says_nothing() -> None:
     room = room_with("Batman")
     assert room.leave("stranger", T) == []
-    assert room.leave("batman", T) == [left("Batman", 0)]
+    assert room.leave("batman", T) == left("Batman", 0)
     assert room.leave("batman", T) == []
 
 
@@ -213,7 +217,7 @@ def test_shutdown_notice() -> None:
 )
 def test_time_given_as_time_datetime_or_text(now: dt.time | dt.datetime | str) -> None:
     assert clock(now) == "09:05:07"
-    assert Room().receive("c", "a", now) == [joined("a", 1, "09:05:07")]
+    assert Room().receive("c", "a", now) == joined("a", 1, "09:05:07")
 
 
 @pytest.mark.parametrize("name", ["Batman", " Batman ", "a.b-c_d"])

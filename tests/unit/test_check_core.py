@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from services import roles
 from services.check import CLIENT_ROLES, ROLES, cases_for
+from services.check.core import ROLE_SERVICE, ClientCase, ServerCase
 from services.check.session import show
+from services.cli import PORTS
 
 PREFIX = {
     "udp-echo-server": "udp-echo.",
@@ -57,3 +60,15 @@ def test_unknown_level_or_role_is_refused(level: str, role: str) -> None:
 )
 def test_show_makes_bytes_readable(data: bytes | str, shown: str) -> None:
     assert show(data) == shown
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_cases_know_whether_they_judge_a_server_or_a_client(role: str) -> None:
+    kind = ClientCase if roles.get(role).is_client else ServerCase
+    assert all(isinstance(c, kind) for c in cases_for(role, "strict"))
+
+
+def test_role_tables_follow_the_catalogue() -> None:
+    assert tuple(r.name for r in roles.CHECKED) == ROLES
+    assert set(CLIENT_ROLES) == {r.name for r in roles.CHECKED if r.is_client}
+    assert {role: PORTS[service] for role, service in ROLE_SERVICE.items()} == {r.name: r.port for r in roles.CHECKED}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import signal
 
 import pytest
 
-from services.cli import add_endpoint, env_name, make_parser, parse
+from services.cli import add_endpoint, env_name, make_parser, parse, run_until_signalled
 
 
 def parser() -> argparse.ArgumentParser:
@@ -90,3 +93,13 @@ def test_help_mentions_the_variables(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         parse(parser(), ["--help"])
     assert "SOCKLAB_PORT" in capsys.readouterr().out
+
+
+def test_run_until_signalled_returns_when_the_signal_arrives() -> None:
+    async def signal_once_waiting() -> None:
+        waiting = asyncio.create_task(run_until_signalled((signal.SIGUSR1,)))
+        await asyncio.sleep(0)  # let it install its handler
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await asyncio.wait_for(waiting, timeout=10)  # a missed signal would end in TimeoutError
+
+    asyncio.run(signal_once_waiting())

@@ -175,9 +175,12 @@ def _arrow_svg(a: Arrow, y: int) -> list[str]:
     ]
 
 
-def ladder_svg(conv: Conversation, max_events: int = MAX_LADDER_EVENTS) -> str:
-    """A standalone SVG: client and server lifelines, one arrow per packet, times on the left."""
-    arrows = ladder_arrows(conv)
+def ladder_svg(conv: Conversation, max_events: int = MAX_LADDER_EVENTS, arrows: Sequence[Arrow] | None = None) -> str:
+    """A standalone SVG: client and server lifelines, one arrow per packet, times on the left.
+
+    ``arrows``: draw these instead of every packet's (e.g. only a handshake's).
+    """
+    arrows = list(ladder_arrows(conv) if arrows is None else arrows)
     left_out = max(0, len(arrows) - max_events)
     arrows = arrows[:max_events]
     height = TOP + STEP * len(arrows) + (90 if left_out else 70)

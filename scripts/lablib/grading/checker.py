@@ -1,0 +1,148 @@
+"""The checker container of a submission: its jobs (one per role), its start, and reading its results."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from .. import sandbox
+from .config import RoleSpec, Timeouts
+from .results import RoleResult, merge_cases, unchecked
+
+#: The grader's in-container programs (grading/tools), mounted read-only here.
+TOOLS_HOST_DIR = Path(__file__).resolve().parent / "tools"
+TOOLS_DIR = "/grader"
+#: Where the checker container writes each role's result (a host folder per team).
+CHECKS_DIR = "/out"
+#: A client role's program is started per connection by a relay listening on this port in its namespace.
+RELAY_PORT = 17000
+#: Seconds the checker waits beyond the listen timeout for a server role's go-file.
+CHECKER_SLACK = 20.0
+#: Characters of the checker's errors kept in reports.
+TAIL_CHARS = 4000
+CHECKER_MEMORY = "256m"
+CHECKER_PIDS = 512
+
+
+def tools_mount() -> dict[str, dict[str, str]]:
+    return {str(TOOLS_HOST_DIR): {"bind": TOOLS_DIR, "mode": "ro"}}
+
+
+def relay_mount() -> dict[str, dict[str, str]]:
+    """Only the relay goes into a student's container: nothing else of the grader is there to read."""
+    return {str(TOOLS_HOST_DIR / "relay.py"): {"bind": f"{TOOLS_DIR}/relay.py", "mode": "ro"}}
+
+
+def relay_argv(command: list[str]) -> list[str]:
+    """A client role's entrypoint: the relay, which starts ``command`` per connection."""
+    return ["python3", f"{TOOLS_DIR}/relay.py", str(RELAY_PORT), *command]
+
+
+def job(spec: RoleSpec, ip: str, checker_ip: str, timeouts: Timeouts) -> dict[str, Any]:
+    """The checker's command line for one role (``ip``: the role's own address)."""
+    argv = ["python3", "-m", "services", "check", spec.role, "--level", spec.level, "--json"]
+    if spec.is_client:
+        connect = ["python3", f"{TOOLS_DIR}/connect.py", ip, str(RELAY_PORT)]
+        cmd = shlex.join([*connect, "{host}", "{port}", "{name}"])
+        argv += ["--listen", checker_ip, "--port", str(spec.port), "--cmd", cmd]
+        if spec.duration is not None:
+            argv += ["--duration", f"{spec.duration:g}"]
+    else:
+        argv += ["--host", ip, "--port", str(spec.port)]
+    entry: dict[str, Any] = {
+        "role": spec.role,
+        "argv": [*argv, *spec.check_args],
+        "timeout": spec.check_timeout(timeouts),
+    }
+    if not spec.is_client:
+        entry["go"] = timeouts.listen + CHECKER_SLACK  # s to wait for the go-file
+    return entry
+
+
+def time_limit(jobs: list[dict[str, Any]], timeouts: Timeouts) -> float:
+    """How long the whole checker container may run."""
+    return max(j["timeout"] for j in jobs) + timeouts.listen + CHECKER_SLACK
+
+
+def start(
+    client: Any,
+    resources: sandbox.Resources,
+    *,
+    image: str,
+    jobs: list[dict[str, Any]],
+    ip: str,
+    checks_dir: Path,
+    network: str,
+    labels: dict[str, str],
+) -> Any:
+    """Start the checker at ``ip``: it runs every job at once and writes each result into ``checks_dir``."""
+    endpoint = client.api.create_endpoint_config(ipv4_address=ip)
+    checker = resources.container(
+        client.containers.create(
+            image,
+            entrypoint=["python3", f"{TOOLS_DIR}/driver.py", CHECKS_DIR, json.dumps(jobs)],
+            name=f"{network}-checker",
+            hostname="checker",
+            user=sandbox.host_ids(),
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=True,
+            tmpfs={"/tmp": "size=16m"},
+            mem_limit=CHECKER_MEMORY,
+            pids_limit=CHECKER_PIDS,
+            working_dir="/tmp",
+            environment={"HOME": "/tmp", "TZ": "UTC"},
+            volumes={str(checks_dir.resolve()): {"bind": CHECKS_DIR, "mode": "rw"}, **tools_mount()},
+            labels=labels,
+            network=network,
+            networking_config={network: endpoint},
+            log_config=sandbox.log_config(),
+        )
+    )
+    checker.start()
+    return checker
+
+
+def read_result(result: RoleResult, path: Path, checker: Any, timeouts: Timeouts) -> None:
+    """Fill ``result.cases`` from the driver's file for the role (or say why there are none)."""
+    spec = result.spec
+    try:
+        done = json.loads(path.read_text())
+    except (OSError, ValueError):
+        tail = ""
+        with suppress(Exception):
+            tail = checker.logs(tail=20).decode("utf-8", "replace").strip()
+        result.status = "checker did not finish"
+        result.cases = unchecked(spec, f"the checker did not finish in time{': ' + tail if tail else ''}")
+        return
+    result.check_seconds = float(done.get("seconds", 0))
+    if done.get("timeout"):
+        result.status = f"checks timed out after {spec.check_timeout(timeouts):g} s"
+        result.cases = unchecked(spec, result.status)
+        return
+    try:
+        result.cases = merge_cases(spec, json.loads(done["stdout"])["cases"])
+    except (ValueError, KeyError, TypeError):
+        result.status = "checker error"
+        result.cases = unchecked(spec, f"checker error: {done.get('stderr', '')[-TAIL_CHARS:]}")
+
+
+def listening(holder: Any, proto: str) -> set[int]:
+    """Ports with a listening (TCP) or bound (UDP) socket in the holder's namespace, but for ours and loopback."""
+    code, out = holder.exec_run(["ss", "-Hltn" if proto == "tcp" else "-Hlun"])
+    if code != 0:
+        return set()
+    ports = set()
+    for line in (out or b"").decode().splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        address, _, port = fields[3].rpartition(":")
+        if address.startswith("127.") or port == str(RELAY_PORT):
+            continue  # Docker's DNS resolver listens on 127.0.0.11 in every namespace; the relay is ours
+        with suppress(ValueError):
+            ports.add(int(port))
+    return ports
