@@ -382,20 +382,20 @@ def join_and_idle(plan: Plan, log: Callable[[str], None]) -> dict:
 
 def calc(plan: Plan, log: Callable[[str], None]) -> dict:
     log(f"calculator: {plan.calc_sessions} sessions for {plan.calc_seconds:g} s")
-    with Server(CALC) as srv:
-        cpu0 = srv.cpu_seconds() or 0.0
-        res = request_load.calc_load(srv.port, plan.calc_sessions, plan.calc_seconds)
-        res["server_cpu"] = round(((srv.cpu_seconds() or 0.0) - cpu0) / plan.calc_seconds, 3)
-        res["server_rss_kb"] = srv.rss_kb()
-    return res
+    return _request_load(CALC, plan.calc_seconds, request_load.calc_load, plan.calc_sessions)
 
 
 def datetime(plan: Plan, log: Callable[[str], None]) -> dict:
     log(f"date/time: {plan.datetime_sockets} UDP sockets for {plan.datetime_seconds:g} s")
-    with Server(DATETIME) as srv:
+    return _request_load(DATETIME, plan.datetime_seconds, request_load.datetime_load, plan.datetime_sockets)
+
+
+def _request_load(spec: ServerSpec, seconds: float, load: Callable[[int, int, float], dict], clients: int) -> dict:
+    """``load(port, clients, seconds)`` against a fresh server, plus the server's CPU share and memory."""
+    with Server(spec) as srv:
         cpu0 = srv.cpu_seconds() or 0.0
-        res = request_load.datetime_load(srv.port, plan.datetime_sockets, plan.datetime_seconds)
-        res["server_cpu"] = round(((srv.cpu_seconds() or 0.0) - cpu0) / plan.datetime_seconds, 3)
+        res = load(srv.port, clients, seconds)
+        res["server_cpu"] = round(((srv.cpu_seconds() or 0.0) - cpu0) / seconds, 3)
         res["server_rss_kb"] = srv.rss_kb()
     return res
 

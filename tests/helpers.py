@@ -18,6 +18,8 @@ from services.check.process import Process
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 5.0
+#: Starting a Python program can take seconds on a loaded machine; replies after that get TIMEOUT.
+STARTUP_TIMEOUT = 20.0
 LISTEN_RE = re.compile(r"listening on (?P<host>[^\s:]+):(?P<port>\d+)/(?P<proto>tcp|udp)")
 
 
@@ -48,7 +50,7 @@ class Child(Process):
         except AssertionError:
             raise AssertionError(f"no line matching {pattern!r}; output so far:\n{self.output()}") from None
 
-    def listening_port(self, timeout: float = TIMEOUT) -> int:
+    def listening_port(self, timeout: float = STARTUP_TIMEOUT) -> int:
         """Servers print ``... listening on HOST:PORT/PROTO`` once ready; started with --port 0 this says which port."""
         return int(self.wait_line(LISTEN_RE.pattern, timeout)["port"])
 

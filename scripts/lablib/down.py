@@ -11,7 +11,11 @@ from lablib import common
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/lab down", description=__doc__)
-    parser.parse_args(argv)
+    parser.add_argument("--swarm", action="store_true", help="remove the lab's stack from this swarm (never leaves it)")
+    if parser.parse_args(argv).swarm:
+        from lablib.swarm import lab as swarm_lab
+
+        return swarm_lab.run("down", None)
     project = common.project_name()
     try:
         pcap = common.capture_file(project)  # ask before the sidecar is gone

@@ -258,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cmd", help="how to start a program that is not a .py file ({file}: its path inside)")
     parser.add_argument("--detach", action="store_true", help="return at once (then: scripts/lab own --restore ROLE)")
     parser.add_argument("--restore", action="store_true", help="remove your program from ROLE, restart the reference")
+    parser.add_argument("--swarm", action="store_true", help="in the swarm lab, on this node (scripts/lab up --swarm)")
     args = parser.parse_args(args_in)
+    if args.swarm:
+        from lablib.swarm import own as swarm_own
+
+        return swarm_own.run(args, program_args)
     project = common.project_name()
     try:
         if args.restore:

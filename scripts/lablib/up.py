@@ -33,7 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/lab up", description=__doc__)
     parser.add_argument("--no-build", action="store_true", help="use the existing image as it is")
     parser.add_argument("services", nargs="*", help="only these services (default: all but the interactive clients)")
+    parser.add_argument("--swarm", action="store_true", help="deploy the lab as a stack on this swarm (docs/swarm.md)")
+    parser.add_argument("--servers-on", metavar="CONSTRAINT", help="--swarm: where the servers run (a placement)")
+    parser.add_argument("--clients-on", metavar="CONSTRAINT", help="--swarm: where the date/time client runs")
     args = parser.parse_args(argv)
+    if args.swarm:
+        from lablib.swarm import lab as swarm_lab
+
+        return swarm_lab.run("up", args)
     start = time.monotonic()
     try:
         if not args.no_build:

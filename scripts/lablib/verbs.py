@@ -27,9 +27,11 @@ VERBS: tuple[Verb, ...] = (
     Verb("build", "build", "build the lab image (and the offline base when no registry is reachable)"),
     Verb("test", "test", "ruff, then every test layer; extra arguments go to pytest"),
     Verb("report", "report", "report a capture: handshakes, lines, teardowns; --svg draws a ladder"),
+    Verb("watch", "watch", "watch the lab live in a browser: hosts, conversations, ladder diagrams (Ctrl-C stops)"),
     Verb("own", "own", "run your own program in the lab, sandboxed, in a role's place"),
     Verb("check", "check", "run the conformance checker against the lab's server for ROLE (or judge a client)"),
     Verb("grade", "grading.cli", "grade a class: each team's submission in a sandbox; reports, results.json, HTML"),
+    Verb("similar", "similar", "similar code across a class: every pair scored, templates subtracted; similar.html"),
     Verb("sandbox", "sandbox.cli", "show the sandbox a student's program runs in: limits, firewall"),
     Verb("handout", "handout", "build the students' handout: compose.yaml, image archive, templates, starter, docs"),
     Verb("selftest", "selftest", "check your Lab2_NAME.py as the grader will: every role sandboxed, cases, score"),
@@ -40,6 +42,8 @@ VERBS: tuple[Verb, ...] = (
     ),
     Verb("bench", "bench", "benchmark the servers against ngircd and the threaded skeleton"),
     Verb("deploy", "deploy", "run the servers on a cloud VM: ship the image, start them, print firewall rules"),
+    Verb("client", "client", "start an interactive client (chat, calc, ...) in this terminal; --swarm: on the overlay"),
+    Verb("swarm", "swarm.cli", "the swarm lab: print its stack file, list nodes, ship the image to nodes"),
     Verb("help", "verbs", "list the verbs"),
 )
 

@@ -1,8 +1,10 @@
 """Cases for the client roles: each judges one recorded run of the student's client (see ``clients.py``).
 
-datetime-client (lab): only ``SEND_DATE``/``SEND_TIME`` requests, 1-2 s apart,
-both kinds sent, and (with ``--cmd``) each reply printed. strict: the request
-datagrams are exactly the 9 bytes.
+datetime-client (lab): only ``SEND_DATE``/``SEND_TIME`` requests, 1-2 s apart
+with a pause that varies, both kinds sent, and (with ``--cmd``) each reply
+printed. The client is recorded until these verdicts are certain, or for at
+most ``DATETIME_DURATION`` seconds, long enough that a correct client fails with
+odds below 1e-6. strict: the request datagrams are exactly the 9 bytes.
 
 calc-client (lab): the name first, never a malformed line, the typed requests
 forwarded, answers printed, ``q`` forwarded and the client gone. strict: the
@@ -12,15 +14,30 @@ lines exactly as typed, and end of input acts as ``q``.
 from __future__ import annotations
 
 from services.check import judge
-from services.check.clients import Recorder, Run, judge_run, record_calc_runs, record_datetime_run
+from services.check.clients import Recorder, Run, judge_run, record_calc_runs, record_datetime
 from services.check.core import CaseResult, Config, cases_for, client_case
 from services.check.session import CaseFailed
 
 MIN_GAP, MAX_GAP = 1.0, 2.0
-#: Slack on the 1-2 s gaps: scheduling jitter early, printing and a round trip late.
-GAP_SLACK_LOW, GAP_SLACK_HIGH = 0.1, 0.3
+#: Slack on the 1-2 s gaps: timer jitter early; a reply's round trip, printing and a loaded machine late
+#: (requests are timed by the kernel as they arrive, so the checker's own delays do not count).
+GAP_SLACK_LOW, GAP_SLACK_HIGH = 0.1, 0.5
 MIN_REQUESTS = 3
+#: The pause must vary: at least VARIED_GAPS gaps longer than VARIED_ABOVE s. A uniform 1-2 s pause
+#: is longer than 1.25 s three times in four; a fixed 1 s pause never is.
+VARIED_ABOVE, VARIED_GAPS = 1.25, 3
 DATETIME_REQUESTS = {b"SEND_DATE", b"SEND_TIME"}
+#: Requests a correct client (either request at random, 1-2 s apart) gets to send before the
+#: recording ends: it sends only one kind with odds 2 ** (1 - 22) = 4.8e-7, and fewer than
+#: VARIED_GAPS of its 21 gaps are over VARIED_ABOVE with odds 4.4e-10, so it fails below 1e-6
+#: (tests/unit/test_check_clients.py computes this and checks it by simulation).
+DATETIME_REQUESTS_NEEDED = 22
+#: Time for the client to start before its first request, and for a round trip and printing per gap.
+CLIENT_START_S, ROUND_TRIP_S = 4.0, 0.1
+#: The most seconds the datetime client is recorded: DATETIME_REQUESTS_NEEDED requests at the longest
+#: gaps take CLIENT_START_S + 21 * (MAX_GAP + ROUND_TRIP_S) = 48.1 s. Recording stops as soon as every
+#: lab case can be judged (a few seconds for a correct client).
+DATETIME_DURATION = 50.0
 #: The valid requests in the calculator client's stdin (clients.CALC_SCRIPT), with their answers.
 CALC_VALID = {"12 + 42": 54.0, "4.5 / -6": -0.75, "7 - 10": -3.0}
 
@@ -41,14 +58,42 @@ def dt_requests(run: Run, cfg: Config) -> None:
             raise CaseFailed(f"request {data!r} is neither SEND_DATE nor SEND_TIME")
 
 
-@client_case("datetime-client.gaps", "lab", "successive requests are 1-2 s apart")
-def dt_gaps(run: Run, cfg: Config) -> None:
-    times = [t for t, _ in run.datagrams]
+def out_of_range(gap: float) -> bool:
+    return not judge.gap_ok(gap, MIN_GAP - GAP_SLACK_LOW, MAX_GAP + GAP_SLACK_HIGH)
+
+
+def gap_fault(times: list[float]) -> str | None:
+    """What is wrong with the pauses between requests sent at ``times`` (seconds), or None."""
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    for i, gap in enumerate(gaps):
+        if out_of_range(gap):
+            return f"requests {i + 1} and {i + 2} came {gap:.2f} s apart, expected 1-2 s"
     if len(times) < MIN_REQUESTS:
-        raise CaseFailed(f"expected at least {MIN_REQUESTS} requests to judge the gaps, got {len(times)}")
-    for i, (a, b) in enumerate(zip(times, times[1:], strict=False)):
-        if not judge.gap_ok(b - a, MIN_GAP - GAP_SLACK_LOW, MAX_GAP + GAP_SLACK_HIGH):
-            raise CaseFailed(f"requests {i + 1} and {i + 2} came {b - a:.2f} s apart, expected 1-2 s")
+        return f"expected at least {MIN_REQUESTS} requests to judge the gaps, got {len(times)}"
+    longer = sum(gap > VARIED_ABOVE for gap in gaps)
+    if longer < VARIED_GAPS:
+        shown = ", ".join(f"{gap:.2f}" for gap in gaps[:8]) + (" ..." if len(gaps) > 8 else "")
+        return (
+            f"the pause does not vary between 1 and 2 s: {longer} of {len(gaps)} gaps are over {VARIED_ABOVE:g} s, "
+            f"expected at least {VARIED_GAPS} (gaps: {shown})"
+        )
+    return None
+
+
+def settled(run: Run) -> bool:
+    """Whether the lab verdicts on the requests can no longer change: both kinds seen, and the gaps
+    either already wrong or shown to vary. Until then the client is recorded (at most DATETIME_DURATION)."""
+    if not {data.strip() for _, data in run.datagrams} >= DATETIME_REQUESTS:
+        return False
+    times = [t for t, _ in run.datagrams]
+    return gap_fault(times) is None or any(out_of_range(b - a) for a, b in zip(times, times[1:], strict=False))
+
+
+@client_case("datetime-client.gaps", "lab", "successive requests are 1-2 s apart, and the pause varies")
+def dt_gaps(run: Run, cfg: Config) -> None:
+    fault = gap_fault([t for t, _ in run.datagrams])
+    if fault:
+        raise CaseFailed(fault)
 
 
 @client_case("datetime-client.mix", "lab", "both SEND_DATE and SEND_TIME are sent")
@@ -104,17 +149,26 @@ def calc_no_malformed(run: Run, cfg: Config) -> None:
             raise CaseFailed(f"the client sent the malformed line {line!r} (it should warn and not send it)")
 
 
+def forwarded(run: Run) -> list[str]:
+    """The typed requests the client sent (a request sent in place of the name counts too)."""
+    sent = [judge.calc_request(line) for line in calc_lines(run)]
+    return [typed for typed in CALC_VALID if judge.calc_request(typed) in sent]
+
+
 @client_case("calc-client.forwards-requests", "lab", "every well-formed typed request is sent", needs_cmd=True)
 def calc_forwards(run: Run, cfg: Config) -> None:
-    sent = [judge.calc_request(line) for line in calc_lines(run)[1:]]
-    for typed in CALC_VALID:
-        if judge.calc_request(typed) not in sent:
-            raise CaseFailed(f"the typed request {typed!r} was never sent")
+    missing = [typed for typed in CALC_VALID if typed not in forwarded(run)]
+    if missing:
+        raise CaseFailed(f"the typed request {missing[0]!r} was never sent")
 
 
 @client_case("calc-client.prints-answers", "lab", "the client prints the answer to each request", needs_cmd=True)
 def calc_prints(run: Run, cfg: Config) -> None:
-    for typed, value in CALC_VALID.items():
+    sent = forwarded(run)  # a request never sent has no answer to print: that is forwards-requests' fault
+    if not sent:
+        raise CaseFailed("no typed request was sent, so no answer could be printed")
+    for typed in sent:
+        value = CALC_VALID[typed]
         if not any(judge.has_value(line, value) for line in run.output if typed not in line):
             raise CaseFailed(f"the answer to {typed!r} ({value:g}) does not appear in the client's output")
 
@@ -134,9 +188,11 @@ def quits_last(run: Run) -> None:
         raise CaseFailed("the client did not exit after 'q'")
 
 
-@client_case("calc-client.exact-lines", "strict", "the name, each request and q are sent exactly as given")
+@client_case("calc-client.exact-lines", "strict", "name, requests and q sent exactly as given, each with LF")
 def calc_exact(run: Run, cfg: Config) -> None:
     lines = calc_lines(run)
+    if run.unterminated:
+        raise CaseFailed(f"the line {run.unterminated[0]!r} was sent without a line end (LF)")
     if run.started and lines and lines[0] != cfg.name:
         raise CaseFailed(f"expected the name {cfg.name!r} as the first line, got {lines[0]!r}")
     for line in lines[1:]:
@@ -164,6 +220,12 @@ def calc_eof(run: Run, cfg: Config) -> None:
 DATETIME_CASES = [dt_requests, dt_gaps, dt_mix, dt_prints, dt_exact]
 CALC_CASES = [calc_name_first, calc_no_malformed, calc_forwards, calc_prints, calc_q, calc_exact, calc_eof]
 CASES = {"datetime-client": DATETIME_CASES, "calc-client": CALC_CASES}
+
+
+def record_datetime_run(cfg: Config, eof_run: bool) -> Run:
+    return record_datetime(cfg, cfg.duration or DATETIME_DURATION, settled)
+
+
 RECORDERS: dict[str, Recorder] = {"datetime-client": record_datetime_run, "calc-client": record_calc_runs}
 
 

@@ -1,7 +1,10 @@
 """Cases for datetime-server: UDP, ``SEND_DATE`` / ``SEND_TIME`` -> the date / the time.
 
-``lab``: a date or time in any unambiguous form that is *now* (in the checker's
-zone or UTC, or a ``--tz`` zone; within 2 minutes), and the server keeps serving.
+``lab``: today's date in any unambiguous form (``2026-11-28``, ``28-11-2026``,
+``28/11/2026``, ``28 Nov 2026``, ...) and the time now as HH:MM:SS, as the course
+asks (in the checker's zone or UTC, or a ``--tz`` zone; within 2 minutes), and
+the server keeps answering new sockets (each with today's date or the time now:
+which one was asked is send-date's and send-time's business).
 ``strict``: exactly ``YYYY-MM-DD`` / ``HH:MM:SS`` plus LF, whitespace around the
 request ignored, ``ERROR`` replies naming the valid requests for anything else.
 """
@@ -31,21 +34,29 @@ def text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
+def is_today(reply: str, cfg: Config) -> bool:
+    return bool(set(judge.find_dates(reply)) & judge.dates_around(cfg.now(), cfg.zones))
+
+
+def is_now(reply: str, cfg: Config) -> bool:
+    """Whether ``reply`` holds the time now as HH:MM:SS (the course's form: seconds required)."""
+    now = cfg.now()
+    return any(hms[2] is not None and judge.time_is_now(hms, now, cfg.zones) for hms in judge.find_times(reply))
+
+
 def expect_date(conn: UdpConn, cfg: Config, request: bytes = DATE) -> None:
     reply = text(conn.ask(request, "today's date"))
-    accepted = judge.dates_around(cfg.now(), cfg.zones)
-    if not set(judge.find_dates(reply)) & accepted:
-        want = " or ".join(sorted(d.isoformat() for d in accepted))
+    if not is_today(reply, cfg):
+        want = " or ".join(sorted(d.isoformat() for d in judge.dates_around(cfg.now(), cfg.zones)))
         raise CaseFailed(f"sent {request.decode()!r}, expected today's date ({want} in any form), got {reply!r}")
 
 
 def expect_time(conn: UdpConn, cfg: Config, request: bytes = TIME) -> None:
     reply = text(conn.ask(request, "the current time"))
-    now = cfg.now()
-    if not any(judge.time_is_now(hms, now, cfg.zones) for hms in judge.find_times(reply)):
-        walls = ", ".join(w.strftime("%H:%M:%S %Z") for w in judge.local_times(now, cfg.zones))
+    if not is_now(reply, cfg):
+        walls = ", ".join(w.strftime("%H:%M:%S %Z") for w in judge.local_times(cfg.now(), cfg.zones))
         raise CaseFailed(
-            f"sent {request.decode()!r}, expected the time now (one of {walls}, "
+            f"sent {request.decode()!r}, expected the time now as HH:MM:SS (one of {walls}, "
             f"within {judge.TIME_TOLERANCE_S} s), got {reply!r}"
         )
 
@@ -55,16 +66,18 @@ def send_date(s: Session, cfg: Config) -> None:
     expect_date(s.udp("A"), cfg)
 
 
-@case("datetime.send-time", "lab", "SEND_TIME gets the time now (within 2 min)")
+@case("datetime.send-time", "lab", "SEND_TIME gets the time now as HH:MM:SS (within 2 min)")
 def send_time(s: Session, cfg: Config) -> None:
     expect_time(s.udp("A"), cfg)
 
 
-@case("datetime.keeps-serving", "lab", f"{REPEATS} requests from different sockets each get an answer")
+@case("datetime.keeps-serving", "lab", f"{REPEATS} requests from different sockets each get the date or time")
 def keeps_serving(s: Session, cfg: Config) -> None:
     for i in range(REPEATS):
-        conn = s.udp(f"C{i}")
-        (expect_date if i % 2 else expect_time)(conn, cfg)
+        request = DATE if i % 2 else TIME
+        reply = text(s.udp(f"C{i}").ask(request, "an answer"))
+        if not (is_today(reply, cfg) or is_now(reply, cfg)):
+            raise CaseFailed(f"C{i}: sent {request.decode()!r}, expected today's date or the time now, got {reply!r}")
 
 
 def exact(conn: UdpConn, request: bytes, rx: re.Pattern[str], form: str) -> tuple[int, int, int]:

@@ -12,12 +12,11 @@ import sys
 import zoneinfo
 
 from services import roles
+from services.check.cases_clients import DATETIME_DURATION
+from services.check.clients import CALC_LIMIT, CLIENT_WAIT
 from services.check.core import LEVELS, REPLY_TIMEOUT, ROLES, CaseResult, cases_for, run_checks
 from services.check.session import ARROWS
 from services.cli import make_parser, parse
-
-#: Seconds a client role is recorded when no --cmd is given (the client is started elsewhere).
-CLIENT_DURATION = 20.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--name", default="Tester", help="client roles: the name given to the client via {name}")
     parser.add_argument(
-        "--duration", type=float, help=f"client roles: seconds to record (default {CLIENT_DURATION:g} without --cmd)"
+        "--duration",
+        type=float,
+        help="client roles: the most seconds to record (default: datetime-client until every case can be judged, "
+        f"at most {DATETIME_DURATION:g} s; calc-client until the session ends, at most {CALC_LIMIT:g} s with --cmd, "
+        f"{CLIENT_WAIT:g} s without)",
     )
     return parser
 
@@ -78,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     port = args.port if args.port is not None else roles.server_port(args.role)
     options: dict[str, object] = {"reply_timeout": args.timeout, "zones": zones, "only": tuple(args.case)}
     if client:
-        duration = args.duration if args.duration is not None else (None if args.cmd else CLIENT_DURATION)
-        options |= {"cmd": args.cmd, "name": args.name, "duration": duration}
+        options |= {"cmd": args.cmd, "name": args.name, "duration": args.duration}
     results = run_checks(args.role, host, port, args.level, **options)
     ok = all(r.passed for r in results)
     if args.json:

@@ -171,7 +171,8 @@ def cases_for(role: str, level: str) -> list[Case]:
 
 
 def run_case(c: ServerCase, config: Config) -> CaseResult:
-    session = Session(config.host, config.port, config.reply_timeout, c.limit)
+    # Lab-level cases talk like a person at a keyboard, whichever level the run is at.
+    session = Session(config.host, config.port, config.reply_timeout, c.limit, human=c.level == "lab")
     passed, message = True, ""
     try:
         c.run(session, config)

@@ -13,6 +13,9 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
+# Dates are read the same way by the lab's datetime client; re-exported for the cases.
+from services.datetime.dates import find_dates as find_dates
+
 #: How far a reported time may be from the checker's clock: two minutes covers
 #: clock skew between hosts and the time a reply takes, and no more.
 TIME_TOLERANCE_S = 120
@@ -24,42 +27,6 @@ ABS_TOLERANCE = 1e-12
 
 SECONDS_PER_DAY = 86400
 
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-_MONTH = r"(?P<mon>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
-_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
-_YEAR = r"(?P<year>\d{4})"
-
-#: Numeric dates: year first, or day/month first (both orders are tried, so
-#: 05/11/2026 matches either 5 Nov or 11 May: a wrong date rarely fits both).
-YMD_RE = re.compile(r"(?<!\d)(?P<year>\d{4})[-/.](?P<a>\d{1,2})[-/.](?P<b>\d{1,2})(?!\d)")
-DMY_RE = re.compile(r"(?<!\d)(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<year>\d{4}|\d{2})(?!\d)")
-#: Dates with a month name: "25 Nov 2026", "25th of November, 2026", "November 25, 2026",
-#: and time.ctime()'s "Wed Nov 25 20:46:46 2026".
-DAY_MONTH_RE = re.compile(rf"(?<!\d){_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}", re.IGNORECASE)
-MONTH_DAY_RE = re.compile(
-    rf"\b{_MONTH}\s+{_DAY},?\s+(?:\d{{1,2}}:\d{{2}}(?::\d{{2}})?\s+)?{_YEAR}",
-    re.IGNORECASE,
-)
 #: H:MM, H:MM:SS, HH:MM:SS.ffffff, optionally with AM/PM.
 TIME_RE = re.compile(
     r"(?<![\d:])(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?(?![\d:])\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?"
@@ -69,32 +36,6 @@ NUMBER_RE = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?
 CLOCKISH_RE = re.compile(r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\.\d+)?")
 #: 17 significant digits with a long run of 0s or 9s: what repr() of a binary float shows.
 FLOAT_ARTEFACT_RE = re.compile(r"\d*\.\d*(?:0{6,}|9{6,})\d{1,3}(?![\d])")
-
-
-def _valid_date(year: int, month: int, day: int) -> dt.date | None:
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _full_year(text: str) -> int:
-    year = int(text)
-    return year + 2000 if len(text) == 2 else year
-
-
-def find_dates(text: str) -> list[dt.date]:
-    """Every calendar date written in ``text``, in any of the forms people use."""
-    found: list[dt.date | None] = []
-    for m in YMD_RE.finditer(text):
-        found.append(_valid_date(int(m["year"]), int(m["a"]), int(m["b"])))
-    for m in DMY_RE.finditer(text):
-        year, a, b = _full_year(m["year"]), int(m["a"]), int(m["b"])
-        found += [_valid_date(year, b, a), _valid_date(year, a, b)]
-    for rx in (DAY_MONTH_RE, MONTH_DAY_RE):
-        for m in rx.finditer(text):
-            found.append(_valid_date(int(m["year"]), MONTHS[m["mon"].lower()], int(m["day"])))
-    return [d for d in dict.fromkeys(found) if d is not None]
 
 
 def find_times(text: str) -> list[tuple[int, int, int | None]]:

@@ -5,6 +5,15 @@ opens, one shared :class:`Transcript` (what was sent and received, by whom, at
 which millisecond since the case began) and one deadline for the whole case.
 Every wait is bounded by the reply timeout and the deadline; a wait that ends
 empty raises :class:`CaseFailed` saying what was expected and what came.
+
+A ``human`` session (the ``lab`` level's cases) talks like a person at a
+keyboard, as the course's programs expect: each line goes in its own send, and
+only after the reply to the previous one has been read, or after
+``TYPING_PAUSE_S`` when no reply was read (so a name and the first request never
+share a segment); and a reply is whatever arrives until ``QUIET_S`` of silence,
+with or without a line end (the course's templates send ``str(result).encode()``).
+Otherwise (``strict``) a line is exactly what ends in LF, and the framing cases
+send coalesced and split lines on purpose.
 """
 
 from __future__ import annotations
@@ -22,6 +31,10 @@ SHOW_BYTES = 160
 RECV_SIZE = 65536
 #: Largest datagram the checker reads.
 MAX_DATAGRAM = 65535
+#: Human pacing: seconds of silence that end a reply without a line end...
+QUIET_S = 0.3
+#: ...and seconds a person waits before the next line when no reply was read since the last one.
+TYPING_PAUSE_S = 1.0
 
 ARROWS = {"send": "->", "recv": "<-", "connect": "==", "close": "xx", "eof": "<x", "wait": "..", "note": "  "}
 
@@ -69,8 +82,10 @@ class Transcript:
 class Session:
     """One case's connections, transcript and deadline."""
 
-    def __init__(self, host: str, port: int, reply_timeout: float, limit: float) -> None:
+    def __init__(self, host: str, port: int, reply_timeout: float, limit: float, human: bool = False) -> None:
         self.host, self.port = host, port
+        #: Talk like a person at a keyboard (see the module's docstring).
+        self.human = human
         self.reply_timeout = reply_timeout
         self.limit = limit
         self.transcript = Transcript()
@@ -118,6 +133,9 @@ class TcpConn:
         self.closed = False
         #: Off while bulk data flows (the transcript gets a note instead of every chunk).
         self.recording = True
+        self.human = session.human
+        #: A line was sent and no reply has been read since (human pacing).
+        self.awaiting = False
         addr = (session.host, session.port)
         try:
             self.sock = socket.create_connection(addr, timeout=session.wait_time())
@@ -133,7 +151,24 @@ class TcpConn:
         self.s.transcript.add(self.label, kind, data)
 
     def send(self, text: str) -> None:
+        """One line. A human session first reads out the previous reply, or pauses if none was read."""
+        if self.human:
+            self._settle()
         self.send_raw(text.encode("utf-8") + b"\n")
+        self.awaiting = True
+
+    def _settle(self) -> None:
+        """Before a person types: wait a moment if no reply was read; what has arrived is a reply."""
+        if self.awaiting:
+            end = time.monotonic() + min(TYPING_PAUSE_S, max(self.s.remaining(), 0))
+            while (left := end - time.monotonic()) > 0 and self._fill(left):
+                pass
+        self._take_partial()
+
+    def _take_partial(self) -> None:
+        if self.buf:
+            self.pending.append(self.buf)
+            self.buf = b""
 
     def send_raw(self, data: bytes) -> None:
         self._record("send", show(data))
@@ -182,12 +217,20 @@ class TcpConn:
         return self.pending.popleft().removesuffix(b"\r").decode("utf-8", "replace")
 
     def next_line(self, timeout: float | None = None) -> str | None:
-        """The next line (without its ending), or None if none arrives in time or the peer closed."""
+        """The next line (without its ending), or None if none arrives in time or the peer closed.
+
+        In a human session, data without a line end followed by ``QUIET_S`` of
+        silence (or the end of the stream, or of the wait) is a line too.
+        """
         end = time.monotonic() + self.s.wait_time(timeout)
         while (line := self._pop_line()) is None:
             left = end - time.monotonic()
-            if left <= 0 or not self._fill(left):
-                return None
+            partial = self.human and bool(self.buf)
+            if left <= 0 or not self._fill(min(left, QUIET_S) if partial else left):
+                if not partial:
+                    return None
+                self._take_partial()
+        self.awaiting = False
         return line
 
     def line(self, expected: str, timeout: float | None = None) -> str:

@@ -52,7 +52,7 @@ def run(
             log(f"no reply to {request} within {timeout} s (lost)")
         else:
             tally.answered += 1
-            log(f"{request} -> {reply.decode('ascii').strip()}")
+            log(f"{request} -> {reply.decode('utf-8', 'replace').strip()}")
 
 
 def make_asker(

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
 
+from services.datetime.dates import find_dates
 from services.framing import FramingError, decode_datagram, encode_line, preview
 
 #: Request word -> strftime format of its reply.
@@ -55,10 +56,15 @@ def answers(request: str, reply: bytes) -> bool:
     Used by the client to skip a late reply to an earlier request of the other
     kind (a date while waiting for a time). A late reply of the same kind looks
     exactly like the answer; the client drains such replies before each request.
+    Other servers (a student's) may write the date in any form people use
+    (``28/11/2026``, ``28 Nov 2026``: see ``dates``); the time is HH:MM:SS.
     """
+    text = reply.decode("utf-8", "replace").strip()
+    if request == "SEND_DATE":
+        return bool(find_dates(text))
     try:
-        datetime.strptime(reply.decode("ascii").strip(), FORMATS[request])
-    except ValueError:  # also UnicodeDecodeError, a subclass
+        datetime.strptime(text, FORMATS[request])
+    except ValueError:
         return False
     return True
 

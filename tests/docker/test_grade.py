@@ -158,6 +158,8 @@ def test_the_html_page_links_each_failure_to_its_exchange_and_pcap(run: tuple[Pa
     assert 'href="Charlie/chat-server.pcap"' in cell
     exchange = (out / "Charlie" / "exchanges" / "chat-server.chat.no-self-echo.txt").read_text()
     assert "FAIL chat.no-self-echo" in exchange
+    # The similarity report (scripts/lab similar, written by grade beside the page) is linked.
+    assert '<a href="similar.html">similarity report</a>' in page and (out / "similar.json").is_file()
     assert (out / "Charlie" / "chat-server.pcap").stat().st_size > 24  # more than a pcap header
     for href in re.findall(r'href="([^"]+)"', page):
         assert (out / href).exists(), href

@@ -58,6 +58,13 @@ def test_anything_else_is_unknown(request_: bytes, shown: str) -> None:
         ("SEND_TIME", b"25:00:00\n", False),
         ("SEND_TIME", f"ERROR unknown request 'x': {HINT}\n".encode(), False),
         ("SEND_DATE", b"\xff\xfe", False),
+        # A student's server may write the date in any unambiguous form (the course leaves it open).
+        ("SEND_DATE", b"28-11-2026\n", True),
+        ("SEND_DATE", b"28/11/2026", True),
+        ("SEND_DATE", b"28 Nov 2026\n", True),
+        ("SEND_DATE", "Today: 28 Nov 2026 \u2013 Saturday".encode(), True),
+        ("SEND_TIME", b"28/11/2026", False),
+        ("SEND_DATE", b"12/34/2026", False),
     ],
 )
 def test_answers_matches_reply_shape_to_request(request_: str, reply_: bytes, ok: bool) -> None:

@@ -186,14 +186,9 @@ def test_a_line_without_lf_is_cut_at_the_pending_limit() -> None:
 
 
 def test_one_conversation_as_a_pcap_reads_back() -> None:
-    cap = pcap.read_capture(PCAPS / "ipv6_echo.pcap")
-    tracker = pcap.Tracker()
-    with (PCAPS / "ipv6_echo.pcap").open("rb") as f:
-        frames = list(dpkt.pcap.Reader(f))
-    by_number = dict(enumerate(frames, start=1))
-    for p in cap.packets:
-        tracker.feed(p, raw=bytes(by_number[p.frame][1]))
-    tcp = tracker.conversations[1]
+    cap = pcap.read_capture(PCAPS / "ipv6_echo.pcap", keep_raw=True)
+    assert len(cap.raw) == cap.frames
+    tcp = pcap.conversations(cap.packets, raw=cap.raw)[1]
     data = pcap.pcap_bytes(tcp.frames, cap.linktype)
     again = pcap.decode_frames(pcap.PcapRecords().feed(data), cap.linktype)
     (conv,) = pcap.conversations(again.packets)

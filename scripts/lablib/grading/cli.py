@@ -154,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         if left:
             common.log("could not remove: " + "; ".join(left))
     seconds = time.monotonic() - started
+    # The similarity report first (code only, no Docker; lablib/similar.py): the class page links it.
+    from .. import similar
+
+    common.log(similar.class_report(args.folder, config, out))
     write_summary(out, config, teams, seconds)
     for line in summary_lines(teams):
         print(line)

@@ -14,11 +14,12 @@ or the reason (a short string) why the frame was skipped.
 
 from __future__ import annotations
 
+import functools
 import io
 import socket
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dpkt
@@ -72,6 +73,7 @@ class Packet:
     ack: int = 0
 
 
+@functools.cache  # a handful of distinct flag sets, asked for on every segment
 def flag_names(flags: int) -> str:
     return "-".join(name for bit, name in FLAG_NAMES if flags & bit) or "none"
 
@@ -167,6 +169,8 @@ class Capture:
     linktype: int
     fmt: str = "pcap"
     warning: str | None = None
+    #: frame number -> the frame's bytes, when read_capture(keep_raw=True) (hex dumps, per-conversation pcaps)
+    raw: dict[int, bytes] = field(default_factory=dict)
 
 
 def decode_frames(frames: Iterable[tuple[float, bytes]], linktype: int) -> Capture:
@@ -181,8 +185,11 @@ def decode_frames(frames: Iterable[tuple[float, bytes]], linktype: int) -> Captu
     return cap
 
 
-def read_capture(path: Path) -> Capture:
-    """Open a pcap/pcapng file; a cut-off last record ends the capture with a warning."""
+def read_capture(path: Path, keep_raw: bool = False) -> Capture:
+    """Open a pcap/pcapng file; a cut-off last record ends the capture with a warning.
+
+    ``keep_raw`` also keeps every frame's bytes in ``Capture.raw`` (by frame number).
+    """
     try:
         f = path.open("rb")
     except OSError as exc:
@@ -202,6 +209,8 @@ def read_capture(path: Path) -> Capture:
             warning = f"the capture ends with a cut-off record after frame {len(frames)} ({exc or 'short read'})"
         cap = decode_frames(frames, reader.datalink())
         cap.fmt, cap.warning = fmt, warning
+        if keep_raw:
+            cap.raw = {number: bytes(frame) for number, (_, frame) in enumerate(frames, start=1)}
         return cap
 
 

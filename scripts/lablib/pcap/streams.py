@@ -14,7 +14,8 @@ saying what it means in the lab's protocol.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from services.roles import PROTOCOL_PORTS
@@ -30,24 +31,23 @@ def show_endpoint(ep: Endpoint) -> str:
     return f"[{ep[0]}]:{ep[1]}" if ":" in ep[0] else f"{ep[0]}:{ep[1]}"
 
 
+ESCAPES = {'"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: What quote() escapes: the quote itself, C0 controls, DEL and C1 controls.
+TO_ESCAPE = re.compile('["\x00-\x1f\x7f-\x9f]')
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    return ESCAPES.get(ch) or f"\\x{ord(ch):02x}"
+
+
 def quote(data: bytes) -> str:
     """Bytes as a double-quoted string: UTF-8 where valid, escapes for the rest and for controls."""
     text = data.decode("utf-8", errors="backslashreplace")
-    out = []
-    for ch in text:
-        if ch in ESCAPES:
-            out.append(ESCAPES[ch])
-        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    return '"' + TO_ESCAPE.sub(_escape, text) + '"'
 
 
-ESCAPES = {'"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One application line (TCP) or datagram (UDP), decoded for people to read."""
 
@@ -63,7 +63,7 @@ class Line:
         return quote(self.data)
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     """A TCP segment within its conversation, with numbers relative to each side's ISN."""
 
@@ -234,8 +234,9 @@ class Limits:
     pending_line: int | None = None
 
 
-#: The watch page's limits: ~1,000 packets/s for minutes stays within a few tens of MB.
-LIVE_LIMITS = Limits(conversations=200, items=400, frames=2000, pending_line=64 * 1024)
+#: The watch page's limits: a busy chat room at 1,000 packets/s levels off at about 25 MB of
+#: decoded state (benchmarks/watch.py); the page draws at most 300 arrows of a conversation.
+LIVE_LIMITS = Limits(conversations=100, items=300, frames=500, pending_line=64 * 1024)
 #: Segments at the start of a conversation that are never forgotten (the handshake).
 HEAD_KEPT = 3
 
@@ -395,9 +396,13 @@ class Tracker:
         conv.forgotten[name] = conv.forgotten.get(name, 0) + excess
 
 
-def conversations(packets: Iterable[Packet]) -> list[Conversation]:
-    """Every conversation of ``packets`` (nothing forgotten), in order of their first packet."""
+def conversations(packets: Iterable[Packet], raw: Mapping[int, bytes] | None = None) -> list[Conversation]:
+    """Every conversation of ``packets`` (nothing forgotten), in order of their first packet.
+
+    With ``raw`` (``Capture.raw`` of ``read_capture(path, keep_raw=True)``) each conversation
+    also keeps its frames' bytes in ``frames`` (for a hex dump, or ``pcap_bytes``).
+    """
     tracker = Tracker()
     for p in packets:
-        tracker.feed(p)
+        tracker.feed(p, raw=raw.get(p.frame) if raw else None)
     return tracker.conversations
