@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from lablib import common
+from lablib import common, evidence
 from lablib.sandbox.settings import user_path
 
 sys.path.insert(0, str(common.ROOT))
@@ -32,6 +33,8 @@ from services import roles  # noqa: E402
 KIT = common.ROOT / "course"
 ASSETS = KIT / "handout"
 ARCHIVE = "images/socklab-lab.tar"
+#: The lab tools the handout image carries (as bytecode): what `lab.py evidence` runs.
+TOOL_MODULES = ("__init__.py", "common.py", "evidence.py", "pcap", "sandbox")
 #: Every path a handout holds (relative to OUT); anything else is an error.
 ALLOWED = (
     "README.md",
@@ -68,8 +71,16 @@ def handout_image(lab_image: str) -> str:
 
 
 def build_image(lab_image: str, image: str) -> None:
-    """The lab image with services/ compiled and its sources deleted (course/handout/image.Dockerfile)."""
-    with tempfile.TemporaryDirectory() as context:  # empty: everything comes FROM the lab image
+    """The lab image plus the evidence tool, all compiled and the sources deleted (course/handout/image.Dockerfile)."""
+    with tempfile.TemporaryDirectory() as context:  # the rest comes FROM the lab image
+        for module in TOOL_MODULES:
+            source = common.ROOT / "scripts" / "lablib" / module
+            target = Path(context) / "lablib" / module
+            if source.is_dir():
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
         argv = ["docker", "build", "-q", "-t", image, "--build-arg", f"LAB_IMAGE={lab_image}",
                 "-f", str(ASSETS / "image.Dockerfile"), context]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True)
@@ -126,6 +137,7 @@ def settings(image: str) -> dict[str, Any]:
         "archive": ARCHIVE,
         "servers": {r.name: r.octet for r in roles.SERVERS},
         "clients": [r.name for r in roles.ROLES if r.is_client and r.octet is None],
+        "logged_roles": list(evidence.LOGGED_ROLES),
     }
 
 
