@@ -308,10 +308,14 @@ def test_scripts_lab_grade_writes_the_report_its_class_page_links(
         def __init__(self, *args: object) -> None:
             self.run_id = "slgrade-test"
 
+        def preflight(self) -> None:
+            pass
+
     monkeypatch.setattr(cli, "grade_client", lambda jobs: None)
     monkeypatch.setattr(cli, "Grader", Grader)
     monkeypatch.setattr(cli, "grade_class", lambda grader, submissions, jobs: [])
-    monkeypatch.setattr(cli.sandbox, "sweep", lambda client, run_id: [])
+    monkeypatch.setattr(cli, "sweep_earlier_runs", lambda client: None)
+    monkeypatch.setattr(cli, "clean_up", lambda client, grader: None)
     make_similar.build(tmp_path / "class")
     assert cli.main([str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--no-build"]) == 0
     assert '<a href="similar.html">similarity report</a>' in (tmp_path / "out" / "index.html").read_text()
