@@ -34,6 +34,8 @@ JOIN_RE = re.compile(r"Server: time=(\d{2}):(\d{2}):(\d{2}) (\S+) has joined\. M
 LEAVE_RE = re.compile(r"Server: time=(\d{2}):(\d{2}):(\d{2}) (\S+) has left\. Member count=(\d+)")
 CONTROL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 MANY_MEMBERS = 50
+#: 50 logins one after another: a second on a quiet machine, many on a loaded one.
+MANY_LIMIT = 30.0
 #: A member that never reads while another sends this much (more than the kernel buffers between them).
 SLOW_LINES = 8000
 SLOW_LINE_BYTES = 900
@@ -334,7 +336,12 @@ def control_chars(s: Session, cfg: Config) -> None:
         raise CaseFailed(f"B: expected '{a.name}: bell... done' without control characters, got {got!r}{why}")
 
 
-@case("chat.many-clients", "strict", f"{MANY_MEMBERS} members: each joins, each gets a line from the last")
+@case(
+    "chat.many-clients",
+    "strict",
+    f"{MANY_MEMBERS} members: each joins, each gets a line from the last",
+    limit=MANY_LIMIT,
+)
 def many_clients(s: Session, cfg: Config) -> None:
     room = Room(s, cfg)
     members = []
@@ -375,7 +382,9 @@ def slow_reader(s: Session, cfg: Config) -> None:
     try:
         for i, text in enumerate(lines):
             got = b.conn.next_line(STALL_S)
-            if got is not None and _dropped(got, slow):  # the server may drop the slow member: fine
+            # The server may drop the slow member (fine), and a member of an earlier case may
+            # only now be told goodbye on a loaded machine (not this case's business).
+            while got is not None and (_dropped(got, slow) or room.foreign(got)):
                 got = b.conn.next_line(STALL_S)
             if got != f"{a.name}: {text}":
                 shown = f"nothing for {STALL_S:g} s" if got is None else repr(got[:60])
