@@ -55,6 +55,8 @@ ALLOWED = (
 )
 #: README sections that make up the walk-through, and a protocols/wireshark section left out of each.
 WALKTHROUGH_SECTIONS = ("The network", "Walking through the lab", "Watching the traffic")
+#: Walk-through subsections about tools only the repository has (the live watch page).
+REPOSITORY_ONLY = ("Watch it live",)
 ANSWER_SECTIONS = {"protocols.md": "Stateful or stateless?", "wireshark.md": "`scripts/pcap-report`"}
 #: Git checkouts on Windows keep these files as they are (the launcher and the containers read LF).
 GITATTRIBUTES = "* text=auto eol=lf\n*.tar binary\n"
@@ -99,16 +101,17 @@ def compose_for(image: str) -> dict[str, Any]:
     return data
 
 
-def section(text: str, title: str) -> str:
-    """The Markdown section (## level) whose heading starts with ``title``, heading included."""
-    match = re.search(rf"^## {re.escape(title)}.*?(?=^## |\Z)", text, re.M | re.S)
+def section(text: str, title: str, level: int = 2) -> str:
+    """The Markdown section of ``level`` whose heading starts with ``title``, heading included."""
+    marks = "#" * level
+    match = re.search(rf"^{marks} {re.escape(title)}.*?(?=^#{{1,{level}}} |\Z)", text, re.M | re.S)
     if match is None:
-        raise HandoutError(f"no section '## {title}' to take")
+        raise HandoutError(f"no section '{marks} {title}' to take")
     return match.group(0)
 
 
-def without(text: str, title: str) -> str:
-    return text.replace(section(text, title), "")
+def without(text: str, title: str, level: int = 2) -> str:
+    return text.replace(section(text, title, level), "")
 
 
 def for_students(text: str) -> str:
@@ -120,6 +123,8 @@ def for_students(text: str) -> str:
 def docs(out: Path) -> None:
     readme = (common.ROOT / "README.md").read_text()
     walk = "# Walking through the lab\n\n" + "".join(section(readme, t) for t in WALKTHROUGH_SECTIONS)
+    for title in REPOSITORY_ONLY:
+        walk = without(walk, title, level=3)
     write(out / "docs" / "walkthrough.md", for_students(walk))
     for name, answers in ANSWER_SECTIONS.items():
         write(out / "docs" / name, for_students(without((common.ROOT / "docs" / name).read_text(), answers)))

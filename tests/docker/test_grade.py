@@ -102,7 +102,9 @@ def run(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
 def owners(docker_client: Any) -> set[str]:
     """The sandbox owners (grade run ids) that have containers or networks on the engine now."""
     label = {"label": sandbox.OWNER_LABEL}
-    found = {c.labels[sandbox.OWNER_LABEL] for c in docker_client.containers.list(all=True, filters=label)}
+    # The low-level list carries the labels: no inspect per container, which fails with NotFound when
+    # another grading run on the shared engine removes one of its containers between list and inspect.
+    found = {c["Labels"][sandbox.OWNER_LABEL] for c in docker_client.api.containers(all=True, filters=label)}
     return found | {n.attrs["Labels"][sandbox.OWNER_LABEL] for n in docker_client.networks.list(filters=label)}
 
 
