@@ -14,6 +14,7 @@ import fcntl
 import os
 import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ GRADE_PREFIX = "slgrade-"
 #: The machine that created a sandbox resource (a remote engine may serve several).
 HOST_LABEL = "org.socklab.sandbox.host"
 LOCK_DIR = Path(tempfile.gettempdir()) / "socklab-sandbox-runs"
+#: Extra passes over a dead run's leftovers, LATE_PAUSE s apart, while requests of its killed grader complete.
+LATE_PASSES = 3
+LATE_PAUSE = 1.0
 
 
 def host_name() -> str:
@@ -75,7 +79,22 @@ def owners(client: Any, prefix: str) -> set[str]:
 
 
 def sweep_abandoned(client: Any, prefix: str) -> tuple[list[str], list[str]]:
-    """Remove what dead runs (``prefix``…) of this machine left; (owners swept, what could not be removed)."""
+    """Remove what dead runs (``prefix``…) of this machine left; (owners swept, what could not be removed).
+
+    A grader killed in the middle of a request leaves the engine to finish it: a container it was
+    creating appears after the listing (seen right after a SIGKILL). So while a dead run still has
+    containers, look again, ``LATE_PAUSE`` s apart, at most ``LATE_PASSES`` more times.
+    """
     dead = sorted(owner for owner in owners(client, prefix) if not is_alive(owner))
-    problems = [problem for owner in dead for problem in sweep(client, owner)]
-    return dead, problems
+    problems = {owner: sweep(client, owner) for owner in dead}
+    for _ in range(LATE_PASSES):
+        late = [owner for owner in dead if _has_containers(client, owner)]
+        if not late:
+            break
+        time.sleep(LATE_PAUSE)
+        problems |= {owner: sweep(client, owner) for owner in late}  # the last pass says what is left
+    return dead, [problem for owner in dead for problem in problems[owner]]
+
+
+def _has_containers(client: Any, owner: str) -> bool:
+    return bool(client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner}"}, sparse=True))
