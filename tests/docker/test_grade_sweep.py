@@ -9,6 +9,7 @@ while such a run still has containers; here it runs at once after the kill
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,31 +18,31 @@ from typing import Any
 import pytest
 
 from ..helpers import ROOT, wait_for
-from .test_grade_cleanup import grade_owners, owned, start_run, work  # noqa: F401  (work: a fixture)
+from .test_grade_cleanup import owned, start_run, work  # noqa: F401  (work: a fixture)
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from lablib import sandbox  # noqa: E402
 
+from .grade_runs import owner_of  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 
-def first_container_of_new_run(client: Any, before: set[str]) -> str:
-    """The owner of the run started after ``before``, as soon as it has a container (holders come first)."""
+def first_container_of(client: Any, proc: subprocess.Popen[bytes]) -> str:
+    """The owner of ``proc``'s run, as soon as it has a container (holders come first)."""
 
     def found() -> str:
-        for owner in grade_owners(client) - before:
-            if client.containers.list(all=True, filters={"label": f"{sandbox.OWNER_LABEL}={owner}"}, sparse=True):
-                return owner
-        return ""
+        owner = owner_of(proc.pid)
+        label = {"label": f"{sandbox.OWNER_LABEL}={owner}"}
+        return owner if owner and client.containers.list(all=True, filters=label, sparse=True) else ""
 
     return str(wait_for(found, timeout=90, interval=0.1, what="the run's first container"))
 
 
 def test_a_sweep_at_once_after_sigkill_leaves_nothing(docker_client: Any, work: Path) -> None:  # noqa: F811
-    before = grade_owners(docker_client)
     killed = start_run(work, "killed")
     try:
-        owner = first_container_of_new_run(docker_client, before)
+        owner = first_container_of(docker_client, killed)
         killed.kill()  # while it is still creating its teams' sandboxes
         killed.wait(timeout=30)
     finally:
