@@ -6,6 +6,7 @@ import itertools
 import json
 import shutil
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -307,6 +308,7 @@ def test_scripts_lab_grade_writes_the_report_its_class_page_links(
     class Grader:
         def __init__(self, *args: object) -> None:
             self.run_id = "slgrade-test"
+            self.lock = types.SimpleNamespace(release=lambda: None)
 
         def preflight(self) -> None:
             pass

@@ -211,7 +211,6 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     grader = Grader(client, config, out, image)
-    lock = sandbox.RunLock(grader.run_id)  # tells a later run that this one is alive
     sweep_earlier_runs(client)
     common.log(
         f"grading {len(submissions)} submissions with {config.source}, {jobs} at a time, run {grader.run_id} "
@@ -231,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         clean_up(client, grader)
-        lock.release()
+        grader.lock.release()
     seconds = time.monotonic() - started
     # The similarity report first (code only, no Docker; lablib/similar.py): the class page links it.
     from .. import similar

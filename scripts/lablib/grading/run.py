@@ -68,6 +68,9 @@ class Grader:
         self.student_image = student_image or common.student_image_of(image)
         self.run_id = f"{RUN_PREFIX}{secrets.token_hex(3)}"
         self.labels = {sandbox.OWNER_LABEL: self.run_id, sandbox.HOST_LABEL: sandbox.host_name()}
+        # Held for as long as this grader lives (released by the kernel however the process ends): another
+        # run's sweep of dead runs' leftovers leaves this one's alone, whoever uses it (cli, selftest, tests).
+        self.lock = sandbox.RunLock(self.run_id)
         self.subnets = SubnetPool(client)
         #: Set when the run is interrupted: each team stops at its next step and removes what it made.
         self.stop = threading.Event()
