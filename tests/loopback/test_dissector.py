@@ -59,6 +59,12 @@ def tshark(env: dict[str, str], pcap: Path, fields: list[str], display: str = "s
     return rows
 
 
+def tshark_by_frame(env: dict[str, str], fixture: str, fields: list[str]) -> tuple[list[dict], dict[int, dict]]:
+    """The socklab rows of fixture pcap ``fixture``, also keyed by frame number."""
+    rows = tshark(env, PCAPS / fixture, fields)
+    return rows, dict(zip(frames(rows), rows, strict=True))
+
+
 def col(rows: list[dict], name: str) -> list[list[str]]:
     return [row.get(name, []) for row in rows]
 
@@ -108,12 +114,11 @@ def test_line_split_over_three_segments(tshark_env) -> None:
 
 
 def test_three_requests_in_one_segment(tshark_env) -> None:
-    rows = tshark(
+    _, by_frame = tshark_by_frame(
         tshark_env,
-        PCAPS / "calc_three_in_one.pcap",
+        "calc_three_in_one.pcap",
         ["socklab.calc.op", "socklab.calc.result", "socklab.error", "socklab.time"],
     )
-    by_frame = dict(zip(frames(rows), rows, strict=True))
     assert by_frame[6]["_ws.col.Info"] == ["Calc request: 1 + 2 | Calc request: 3 * 4 | Calc request: 10 / 0"]
     assert by_frame[6]["socklab.calc.op"] == ["+", "*", "/"]
     assert by_frame[8]["socklab.calc.result"] == ["3", "12"]
@@ -124,12 +129,11 @@ def test_three_requests_in_one_segment(tshark_env) -> None:
 
 
 def test_invalid_utf8_and_unknown_lines_are_expert_info(tshark_env) -> None:
-    rows = tshark(
+    rows, by_frame = tshark_by_frame(
         tshark_env,
-        PCAPS / "chat_invalid_utf8.pcap",
+        "chat_invalid_utf8.pcap",
         ["socklab.chat.event", "socklab.chat.member", "socklab.chat.members", "socklab.chat.sender"],
     )
-    by_frame = dict(zip(frames(rows), rows, strict=True))
     assert info(rows) == [
         "Chat login: Batman",
         "Chat join: Batman (members=1)",
