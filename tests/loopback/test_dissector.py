@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,16 @@ def col(rows: list[dict], name: str) -> list[list[str]]:
 
 def info(rows: list[dict]) -> list[str]:
     return [row["_ws.col.Info"][0] for row in rows]
+
+
+def info_parts(rows: list[dict]) -> list[str]:
+    """Every PDU's Info text: a frame carrying several lines joins theirs with " | "."""
+    return [part for text in info(rows) for part in text.split(" | ")]
+
+
+def assert_shown(lines: list[str], expected: Iterable[str]) -> None:
+    missing = [e for e in expected if e not in lines]
+    assert not missing, f"{missing} not in {lines}"
 
 
 def frames(rows: list[dict]) -> list[int]:
@@ -297,27 +308,29 @@ def test_live_capture_of_the_real_programs(tshark_env, tmp_path: Path) -> None:
         ],
         prefs=prefs,
     )
-    lines = [part for text in info(rows) for part in text.split(" | ")]
-    for expected in (
-        "Echo request: hello udp",
-        "Echo reply: HELLO UDP",
-        "Echo request: hello tcp",
-        "Echo reply: HELLO TCP",
-        "Calc name: Alice",
-        "Calc request: 12 + 42",
-        "Calc result: 54",
-        "Calc request: 4.5 / -6",
-        "Calc result: -0.75",
-        "Calc quit",
-        "Chat login: Batman",
-        "Chat join: Batman (members=1)",
-        "Chat join: Voldemort (members=2)",
-        "Chat message from Batman: Anyone here?",
-        "Chat Batman: Anyone here?",
-        "Chat quit (Voldemort)",
-        "Chat leave: Voldemort (members=1)",
-    ):
-        assert expected in lines, f"{expected!r} not in {lines}"
+    lines = info_parts(rows)
+    assert_shown(
+        lines,
+        (
+            "Echo request: hello udp",
+            "Echo reply: HELLO UDP",
+            "Echo request: hello tcp",
+            "Echo reply: HELLO TCP",
+            "Calc name: Alice",
+            "Calc request: 12 + 42",
+            "Calc result: 54",
+            "Calc request: 4.5 / -6",
+            "Calc result: -0.75",
+            "Calc quit",
+            "Chat login: Batman",
+            "Chat join: Batman (members=1)",
+            "Chat join: Voldemort (members=2)",
+            "Chat message from Batman: Anyone here?",
+            "Chat Batman: Anyone here?",
+            "Chat quit (Voldemort)",
+            "Chat leave: Voldemort (members=1)",
+        ),
+    )
     replies = [t for t in lines if t.startswith("Date/time reply: ")]
     assert len(replies) == 2 and all(re.fullmatch(r"Date/time reply: [\d:-]+ \((date|time)\)", t) for t in replies)
     assert not [row for row in rows if row.get("_ws.expert.message") and "Calc" in row["_ws.col.Info"][0]]
@@ -337,14 +350,16 @@ EVIDENCE = ROOT / "docs" / "evidence" / "lab.pcap"
 @pytest.mark.skipif(not EVIDENCE.exists(), reason="docs/evidence/lab.pcap not committed")
 def test_evidence_capture_decodes_cleanly(tshark_env) -> None:
     rows = tshark(tshark_env, EVIDENCE, [])
-    lines = [part for text in info(rows) for part in text.split(" | ")]
-    for expected in (
-        "Calc request: 12 + 42",
-        "Calc result: 54",
-        "Chat join: Batman (members=1)",
-        "Chat Batman: Anyone here?",
-        "Echo reply: HELLO, WORLD",
-    ):
-        assert expected in lines, f"{expected!r} not in {lines}"
+    lines = info_parts(rows)
+    assert_shown(
+        lines,
+        (
+            "Calc request: 12 + 42",
+            "Calc result: 54",
+            "Chat join: Batman (members=1)",
+            "Chat Batman: Anyone here?",
+            "Echo reply: HELLO, WORLD",
+        ),
+    )
     problems = tshark(tshark_env, EVIDENCE, [], display="socklab && _ws.expert.severity >= 0x00600000")
     assert all("ERROR" in i or "error" in i for i in info(problems)), info(problems)
