@@ -18,9 +18,10 @@ NET_PREFIX = "172.28.0"
 #: Where ``docker compose run`` clients get their addresses (compose.yaml's ip_range).
 DYNAMIC_RANGE = "upper half of the subnet: .128 - .254"
 #: The Swarm lab's overlay subnet (``scripts/lab up --swarm``; ``SOCKLAB_SWARM_SUBNET``). Swarm gives
-#: tasks their addresses itself (no fixed ones), so only the subnet is the lab's choice: next to
-#: the local lab's, away from the 10.0.0.0/8 networks that campus LANs (the underlay) often use.
-SWARM_SUBNET = "172.28.1.0/24"
+#: tasks their addresses itself (no fixed ones), so only the subnet is the lab's choice: in the local
+#: lab's 172.28/16 but apart from its 172.28.N.0/24 labs, away from the 10.0.0.0/8 networks that
+#: campus LANs (the underlay) often use.
+SWARM_SUBNET = "172.28.100.0/24"
 
 
 @dataclass(frozen=True)

@@ -75,18 +75,26 @@ def local_run_argv(role: roles.Role, program_args: list[str], tty: bool) -> list
     return [*common.lab_compose(), "run", "--rm", *([] if tty else ["-T"]), role.name, *program_args]
 
 
-def main(argv: list[str] | None = None) -> int:
-    args_in = sys.argv[1:] if argv is None else list(argv)
-    program_args: list[str] = []
-    if "--" in args_in:
-        cut = args_in.index("--")
-        args_in, program_args = args_in[:cut], args_in[cut + 1 :]
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="scripts/lab client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="scripts/lab client",
+        usage="scripts/lab client [-h] [--swarm] CLIENT [-- ARG...]",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("client", help=", ".join(r.name.removesuffix("-client") for r in roles.CLIENTS))
     parser.add_argument("--swarm", action="store_true", help="join the swarm lab's overlay from this node")
-    args = parser.parse_args(args_in)
+    return parser
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The verb's options, and the program's: every argument after the first ``--``."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    return build_parser().parse_args(argv[:cut]), argv[cut + 1 :]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, program_args = parse(sys.argv[1:] if argv is None else list(argv))
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     try:
         role = client_role(args.client)
@@ -94,8 +102,13 @@ def main(argv: list[str] | None = None) -> int:
             from lablib.swarm import engine
             from lablib.swarm import lab as swarm_lab
 
-            engine.require_swarm(common.docker_client(), manager=False)
-            run_argv = swarm_run_argv(role, swarm_lab.stack_name(), program_args, tty)
+            docker = common.docker_client()
+            info = engine.require_swarm(docker, manager=False)
+            stack = swarm_lab.stack_name()
+            # A manager knows every swarm network; a worker only those it already runs something of.
+            if info.get("ControlAvailable") and not docker.networks.list(names=[swarm_lab.network_name(stack)]):
+                raise common.LabError(f"the swarm lab {stack} is not up: scripts/lab up --swarm (on a manager)")
+            run_argv = swarm_run_argv(role, stack, program_args, tty)
         else:
             run_argv = local_run_argv(role, program_args, tty)
     except common.LabError as exc:

@@ -33,6 +33,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("grade", "grading.cli", "grade a class: each team's submission in a sandbox; reports, results.json, HTML"),
     Verb("similar", "similar", "similar code across a class: every pair scored, templates subtracted; similar.html"),
     Verb("sandbox", "sandbox.cli", "show the sandbox a student's program runs in: limits, firewall"),
+    Verb("handout", "handout", "build the students' handout: compose.yaml, image archive, templates, starter, docs"),
     Verb("selftest", "selftest", "check your Lab2_NAME.py as the grader will: every role sandboxed, cases, score"),
     Verb(
         "evidence",

@@ -170,6 +170,11 @@ class StackLab:
         assert len(tasks) == 1, tasks
         return engine.task_address(tasks[0], self.network)
 
+    def running_address(self, service: str) -> str:
+        """The address of the service's one running task, or '' while it has none (or several)."""
+        tasks = [t for t in engine.live_tasks(self.services()[service]) if t["Status"]["State"] == "running"]
+        return engine.task_address(tasks[0], self.network) if len(tasks) == 1 else ""
+
     def service_log(self, service: str) -> str:
         done = subprocess.run(
             ["docker", "service", "logs", "--raw", f"{self.stack}_{service}"], capture_output=True, text=True

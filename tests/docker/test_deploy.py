@@ -359,7 +359,11 @@ def test_dry_run_prints_the_commands_and_the_security_group_rules() -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert f"docker save {common.IMAGE} | gzip -1 | DOCKER_HOST={target} docker load" in lines
-    assert any(line.startswith(f"DOCKER_HOST={target} docker compose") and " up -d --wait" in line for line in lines)
+    # A chosen image (SOCKLAB_IMAGE, as the tests run with) is passed on to the remote compose.
+    chosen = "SOCKLAB_IMAGE" in os.environ or common.IMAGE != "socklab:latest"
+    image = f"SOCKLAB_IMAGE={common.IMAGE} " if chosen else ""
+    up = f"DOCKER_HOST={target} {image}docker compose"
+    assert any(line.startswith(up) and " up -d --wait" in line for line in lines)
     rules = [line.split("  #")[0] for line in lines if line.startswith("aws ec2 authorize-security-group-ingress")]
     head = "aws ec2 authorize-security-group-ingress --group-id $SG"
     assert rules == [

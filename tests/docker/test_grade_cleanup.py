@@ -28,6 +28,8 @@ from lablib.grading import config as grading_config  # noqa: E402
 from lablib.grading import run as grading_run  # noqa: E402
 from lablib.grading.checker import team_time_limit  # noqa: E402
 
+from .grade_runs import owner_of  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 GOOD = ROOT / "tests" / "fixtures" / "class" / "Lab2_Alpha.py"
@@ -65,11 +67,11 @@ def start_run(work: Path, out: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.PIPE)
 
 
-def new_run_with_students(client: Any, before: set[str]) -> str:
-    """The owner of the run started after ``before``, once its students' containers exist."""
+def new_run_with_students(client: Any, proc: subprocess.Popen[bytes]) -> str:
+    """The owner of ``proc``'s run (not another grader's on this engine), once its students' containers exist."""
 
     def found() -> str:
-        for owner in grade_owners(client) - before:
+        for owner in grade_owners(client) & {owner_of(proc.pid)}:
             label = {"label": f"{sandbox.OWNER_LABEL}={owner}"}
             names = [c.attrs["Names"][0] for c in client.containers.list(filters=label, sparse=True)]
             if any(name.endswith("-calc-server") for name in names):
@@ -85,10 +87,9 @@ def new_run_with_students(client: Any, before: set[str]) -> str:
     ids=["ctrl-c", "ctrl-c-twice", "sigterm", "sighup"],
 )
 def test_a_signal_leaves_nothing(docker_client: Any, work: Path, signals: tuple[str, ...]) -> None:
-    before = grade_owners(docker_client)
     proc = start_run(work, "out")
     try:
-        owner = new_run_with_students(docker_client, before)
+        owner = new_run_with_students(docker_client, proc)
         for name in signals:
             proc.send_signal(getattr(signal, name))
             time.sleep(0.5)
@@ -103,9 +104,8 @@ def test_a_signal_leaves_nothing(docker_client: Any, work: Path, signals: tuple[
 
 
 def test_after_sigkill_containers_end_and_the_next_run_sweeps(docker_client: Any, work: Path) -> None:
-    before = grade_owners(docker_client)
     killed = start_run(work, "killed")
-    owner = new_run_with_students(docker_client, before)
+    owner = new_run_with_students(docker_client, killed)
     killed.kill()
     killed.wait()
     assert owned(docker_client, owner), "the run left nothing to test with"

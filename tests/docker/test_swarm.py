@@ -148,7 +148,7 @@ def test_own_program_takes_a_servers_place(stack: StackLab) -> None:
     own_ip = re.search(r"^your program: \S+ at ([\d.]+) on ", output, re.M)
     assert own_ip and own_ip[1].startswith(stack.subnet.rsplit(".", 1)[0] + "."), output
     assert re.search(rf"\('{OVERLAY_BASE}\.\d+\.\d+', \d+\)", output), output  # it saw a client's own address
-    stack.wait_for(lambda: stack.task_address("calc-server") != "-", 90, "the reference calc-server back")
+    stack.wait_for(lambda: stack.running_address("calc-server"), 90, "the reference calc-server back")
     calc = stack.run_client("calc", stdin="Bo\n1 + 1\nq\n")
     assert re.search(r"^2$", calc.stdout, re.M), calc
 
@@ -205,8 +205,11 @@ def syn_sources(packets: list[pcap.Packet], server: tuple[str, int]) -> list[tup
     return [endpoint for ip in sources for endpoint in pcap.connections_from(packets, ip, server)]
 
 
-def test_verbs_outside_a_swarm_manager_do_not_touch_the_swarm(stack: StackLab) -> None:
-    """down --swarm of a stack that is not there says so and succeeds: idempotent, the swarm untouched."""
+def test_verbs_on_a_stack_that_is_not_up(stack: StackLab) -> None:
+    """down --swarm of a stack that is not there says so and succeeds; a client of it is a clear error."""
     done = run_verb(["down", "--swarm"], stack.env, timeout=60)
     assert done.returncode == 0, done
     assert f"no stack {stack.stack} on this swarm" in done.stderr
+    client = stack.run_client("chat", stdin="")
+    assert client.returncode == 1, client
+    assert f"the swarm lab {stack.stack} is not up: scripts/lab up --swarm" in client.stderr

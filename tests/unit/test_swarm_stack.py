@@ -221,3 +221,40 @@ def test_client_runs_compose_yaml_service_on_the_overlay() -> None:
     assert ("-e", "SOCKLAB_HOST=chat-server") in pairs and "--init" in argv
     assert ("--label", "org.socklab.swarm.client=st") in pairs
     assert argv[-7:] == ["python3", common.IMAGE, "-m", "services", "chat-client", "--name", "Ada"]
+
+
+def test_ship_dry_run_prints_one_transfer_per_node(capsys: pytest.CaptureFixture[str]) -> None:
+    """`swarm ship` is deploy's image transfer (commands as data): printed, not run, with --dry-run."""
+    from lablib.swarm import cli as swarm_cli
+
+    assert swarm_cli.main(["ship", "--dry-run", "--transfer", "load", "ada@pc-2", "ssh://bob@pc-3:2222"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    image = common.IMAGE
+    assert out == [
+        f"# copy {image} to the target",
+        f"docker save {image} | gzip -1 | DOCKER_HOST=ssh://ada@pc-2 docker load",
+        f"# copy {image} to the target",
+        f"docker save {image} | gzip -1 | DOCKER_HOST=ssh://bob@pc-3:2222 docker load",
+    ]
+
+
+def test_stack_verb_prints_the_stack_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from lablib.swarm import cli as swarm_cli
+
+    assert swarm_cli.main(["stack"]) == 0
+    assert capsys.readouterr().out == (ROOT / "swarm" / "stack.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "swarm", "program_args"),
+    [
+        (["calc", "--swarm", "--", "--name", "Ada"], True, ["--name", "Ada"]),
+        (["calc", "--", "--name", "Ada", "--swarm"], False, ["--name", "Ada", "--swarm"]),
+        (["chat"], False, []),
+    ],
+)
+def test_client_arguments_after_the_double_dash_go_to_the_program(
+    argv: list[str], swarm: bool, program_args: list[str]
+) -> None:
+    args, rest = client_verb.parse(argv)
+    assert (args.swarm, rest) == (swarm, program_args)

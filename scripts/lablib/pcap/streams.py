@@ -47,7 +47,7 @@ def quote(data: bytes) -> str:
     return '"' + TO_ESCAPE.sub(_escape, text) + '"'
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One application line (TCP) or datagram (UDP), decoded for people to read."""
 
@@ -63,7 +63,7 @@ class Line:
         return quote(self.data)
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     """A TCP segment within its conversation, with numbers relative to each side's ISN."""
 
@@ -234,8 +234,9 @@ class Limits:
     pending_line: int | None = None
 
 
-#: The watch page's limits: ~1,000 packets/s for minutes stays within a few tens of MB.
-LIVE_LIMITS = Limits(conversations=200, items=300, frames=1000, pending_line=64 * 1024)
+#: The watch page's limits: a busy chat room at 1,000 packets/s levels off at about 25 MB of
+#: decoded state (benchmarks/watch.py); the page draws at most 300 arrows of a conversation.
+LIVE_LIMITS = Limits(conversations=100, items=300, frames=500, pending_line=64 * 1024)
 #: Segments at the start of a conversation that are never forgotten (the handshake).
 HEAD_KEPT = 3
 

@@ -23,6 +23,7 @@ from typing import Any
 from lablib import common
 from lablib.swarm import engine
 from lablib.swarm import stack as stackfile
+from services import roles
 
 #: Seconds for the stack to become healthy (a first start on a loaded node is slow).
 UP_TIMEOUT = 180.0
@@ -120,7 +121,7 @@ def up(args: Any) -> int:
     print_hosts(client, stack)
     print(f"\nOverlay network: {network_name(stack)} (each lab name resolves to its task's own address)")
     print("Clients, from any node of the swarm (each is a new host on the overlay):")
-    for role in stackfile.roles.INTERACTIVE_CLIENTS:
+    for role in roles.INTERACTIVE_CLIENTS:
         print(f"  scripts/lab client {role.name.removesuffix('-client'):<9} --swarm   # {role.hint}")
     print("Each node records its own containers' traffic:")
     for line in capture_lines(stack) or ["(the captures have not said where yet: scripts/lab down --swarm will)"]:

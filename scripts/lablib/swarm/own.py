@@ -142,10 +142,12 @@ def restore_reference(scaled: tuple[Any, int] | None) -> None:
 
 
 def stop(own: SwarmOwn) -> None:
-    own.resources.stop_all([own.student])
-    for problem in own.resources.close():
-        common.log(problem)
-    restore_reference(own.scaled)
+    try:
+        common.stop_all([own.student], sandbox.STOP_TIMEOUT)  # SIGTERM first: the program may say goodbye
+        for problem in own.resources.close():
+            common.log(problem)
+    finally:
+        restore_reference(own.scaled)
 
 
 def run(args: Any, program_args: list[str]) -> int:
