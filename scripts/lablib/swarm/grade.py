@@ -140,6 +140,7 @@ class SwarmGrader:
         name = f"{self.run_id}-{index:03d}"
         config = self.client.configs.create(name=name, data=data, labels=self.labels)
         env = {gradetask.WORK_ENV: WORK_DIR, gradetask.NAME_ENV: name, gradetask.INDEX_ENV: str(index)}
+        env[gradetask.RUN_ENV] = f"{RUN_LABEL}={self.run_id}"
         env |= {k: v for k, v in os.environ.items() if k in ("SOCKLAB_IMAGE", "SOCKLAB_STUDENT_IMAGE")}
         env.setdefault("SOCKLAB_IMAGE", common.IMAGE)
         try:
@@ -234,7 +235,7 @@ def leftovers(client: Any, run_id: str) -> list[str]:
     found = [f"service {s.name}" for s in client.services.list(filters=label)]
     found += [f"config {c.name}" for c in client.configs.list(filters=label)]
     found += [f"container {c.name}" for c in client.containers.list(all=True, filters=label, sparse=True)]
-    return found
+    return found + [f"network {n.name}" for n in client.networks.list(filters=label)]
 
 
 def grade_class(grader: SwarmGrader, submissions: list[Submission], jobs: int) -> list[TeamResult]:

@@ -44,6 +44,8 @@ INPUT = Path("/run/socklab/grade-input.tar.gz")
 #: The node's /sys/fs/cgroup, read-only: the grader reads each program's limits hits there.
 HOST_CGROUP = Path("/run/socklab/host-cgroup")
 WORK_ENV, NAME_ENV, INDEX_ENV = "SOCKLAB_GRADE_WORK", "SOCKLAB_GRADE_NAME", "SOCKLAB_GRADE_INDEX"
+#: The manager's run: its label (RUN_ENV's name = value) goes on the team's sandbox too.
+RUN_ENV = "SOCKLAB_GRADE_RUN"
 #: Inside a task's folder: the input, the grader's out folder, the result document.
 INPUT_DIR, OUT_DIR, RESULT = "input", "out", "result.json"
 SUBMISSION_DIR, CONFIG_FILE, FIELDS_FILE = "submission", "config.yaml", "submission.json"
@@ -122,6 +124,8 @@ def team(work: Path) -> int:
                 f"node {node} has no image {image}: on the manager run `scripts/lab swarm ship <user>@{node}`"
             )
     grader = Grader(client, config, work / OUT_DIR, common.IMAGE)
+    label, _, run_id = os.environ[RUN_ENV].partition("=")
+    grader.labels[label] = run_id  # the manager (and a test) finds the sandbox of its run on each node
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind: the sandbox is removed below
     try:
         result = grader.grade(int(os.environ[INDEX_ENV]), sub)
