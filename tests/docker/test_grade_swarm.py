@@ -10,7 +10,10 @@ is read from the node's cgroups inside the task), and the same files per team.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from ..helpers import ROOT
+from ..helpers import ROOT, wait_for
 from .swarm import OneNodeSwarm
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -43,6 +46,10 @@ parts:
   chat:
     chat-server: {run: "python3 {file} chat-server {port}"}
 """
+#: Seconds for a stopped run to remove its services, configs and the tasks' sandboxes.
+STOP_TIMEOUT = 180
+#: Seconds until a task has started its team's sandbox (the task image built, the task placed).
+SANDBOX_TIMEOUT = 240
 #: The files every graded team gets, both ways (pcaps, logs, reports).
 TEAM_FILES = {"report.md", "results.json", "calc-server.pcap", "logs/calc-server.log"}
 
@@ -56,8 +63,18 @@ def run_state(client: Any) -> set[str]:
     label = {"label": swarm_grade.RUN_LABEL}
     found = {f"service {s.name}" for s in client.services.list(filters=label)}
     found |= {f"config {c.name}" for c in client.configs.list(filters=label)}
-    found |= {f"container {c.name}" for c in client.containers.list(all=True, filters=label, sparse=True)}
+    found |= {f"container {c.name}" for c in client.containers.list(all=True, filters=label, ignore_removed=True)}
     return found | {f"network {n.name}" for n in client.networks.list(filters=label)}
+
+
+def make_class(work: Path) -> tuple[Path, Path]:
+    klass = work / "class"
+    klass.mkdir()
+    for team in TEAMS:
+        shutil.copy(CLASS / f"Lab2_{team}.py", klass)
+    config = work / "grading.yaml"
+    config.write_text(CONFIG)
+    return klass, config
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +83,7 @@ def graded(
 ) -> dict[str, Any]:
     common.ensure_images()
     work = tmp_path_factory.mktemp("grade-swarm")
-    klass = work / "class"
-    klass.mkdir()
-    for team in TEAMS:
-        shutil.copy(CLASS / f"Lab2_{team}.py", klass)
-    config = work / "grading.yaml"
-    config.write_text(CONFIG)
+    klass, config = make_class(work)
     found: dict[str, Any] = {}
     before = run_state(docker_client)
     for way, extra in (("swarm", ["--swarm"]), ("local", [])):
@@ -121,3 +133,37 @@ def test_nothing_of_either_run_is_left(graded: dict[str, Any]) -> None:
     assert graded["swarm"]["left"] == set()  # the local run's own cleanup: tests/docker/test_grade.py
     leftovers = [p for p in Path(swarm_grade.WORK_DIR).glob(f"{swarm_grade.RUN_PREFIX}*")]
     assert leftovers == []
+
+
+def test_a_stopped_run_removes_its_services_configs_and_sandboxes(
+    docker_client: Any, graded: dict[str, Any], tmp_path: Path
+) -> None:
+    """SIGTERM while the tasks grade: the run removes its services; each task removes its team's sandbox."""
+    klass, config = make_class(tmp_path)
+    before = run_state(docker_client)
+    argv = [sys.executable, "-m", "lablib.verbs", "grade", str(klass), "--config", str(config), "--swarm"]
+    argv += ["--out", str(tmp_path / "out"), "--no-build"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # A holder or program container of a team: the task is grading on the node.
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or any(n.startswith("container slgrade-") for n in run_state(docker_client) - before)
+            ),
+            SANDBOX_TIMEOUT,
+            interval=0.5,
+            what="a task's sandbox",
+        )
+        running = proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=STOP_TIMEOUT)
+        assert running, f"the run ended before a sandbox was seen: {output}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output
+    assert "interrupted: removing this run's services and configs" in output
+    assert run_state(docker_client) - before == set(), output
+    assert not list(Path(swarm_grade.WORK_DIR).glob(f"{swarm_grade.RUN_PREFIX}*"))

@@ -234,7 +234,7 @@ def leftovers(client: Any, run_id: str) -> list[str]:
     label = {"label": f"{RUN_LABEL}={run_id}"}
     found = [f"service {s.name}" for s in client.services.list(filters=label)]
     found += [f"config {c.name}" for c in client.configs.list(filters=label)]
-    found += [f"container {c.name}" for c in client.containers.list(all=True, filters=label, sparse=True)]
+    found += [f"container {c.name}" for c in client.containers.list(all=True, filters=label, ignore_removed=True)]
     return found + [f"network {n.name}" for n in client.networks.list(filters=label)]
 
 
