@@ -1,10 +1,25 @@
-# The one socklab image: every server, client and the capture sidecar run from it.
+# Two images from one base (plain `docker build`; the legacy builder handles stages and --target):
+#   student  python3 and the standard library only, nothing of socklab: students' programs run on it
+#            (scripts/lab grade, scripts/lab own), so no reference server or checker case can be borrowed;
+#   lab      (the default, last stage) every server, client, the checker and the capture sidecar.
 #   docker run --rm -it socklab chat-client --host 172.28.0.14
 # BASE_IMAGE must provide python3 (3.11+) and apt; scripts/lab builds an offline
 # Debian base (socklab-base:bookworm) when python:3.11-slim cannot be pulled.
 ARG BASE_IMAGE=python:3.11-slim
-FROM ${BASE_IMAGE}
 
+FROM ${BASE_IMAGE} AS student
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    LANG=C.UTF-8
+# The sandbox runs each program as a uid of its own in the group `lab` (10001).
+RUN set -eu; \
+    useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lab; \
+    python3 -c 'import sys; assert sys.version_info >= (3, 11), sys.version'
+LABEL org.socklab.image="student"
+USER lab
+CMD ["python3"]
+
+FROM ${BASE_IMAGE} AS lab
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONPATH=/opt/socklab \

@@ -11,12 +11,16 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from services.check import CaseResult
 from services.check.process import Process
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Student-style submissions (tests/fixtures/students/README.md).
+STUDENTS = ROOT / "tests" / "fixtures" / "students"
 TIMEOUT = 5.0
 #: Starting a Python program can take seconds on a loaded machine; replies after that get TIMEOUT.
 STARTUP_TIMEOUT = 20.0
@@ -142,3 +146,19 @@ def udp_request(port: int, payload: bytes, host: str = "127.0.0.1", timeout: flo
         s.sendto(payload, (host, port))
         data, _ = s.recvfrom(65535)
         return data
+
+
+def failed(results: list[CaseResult]) -> set[str]:
+    """Checker cases that ran and failed."""
+    return {r.name for r in results if r.ran and not r.passed}
+
+
+def not_run(results: list[CaseResult]) -> set[str]:
+    return {r.name for r in results if not r.ran}
+
+
+@contextmanager
+def student(file: str, role: str) -> Iterator[int]:
+    """A student fixture's server on an ephemeral port (it prints "Server ready on port N")."""
+    with Child([sys.executable, str(STUDENTS / file), role, "0"]) as proc:
+        yield int(proc.wait_line(r"port (\d+)")[1])

@@ -1,14 +1,29 @@
-# The handout's lab image: the lab image with its programs (services/, the reference
-# servers, clients and the checker) as bytecode only, so the handout ships no source of
-# them. Bytecode can be decompiled: this deters copying, it does not prevent it.
-# Built by `scripts/lab handout` with an empty context: FROM is the repository's lab image.
+# The handout's lab image: the lab image with its programs (services/: the reference
+# servers, clients and the checker) and the `evidence` tool (lablib/) as bytecode only, so
+# the handout ships no source of them. Bytecode can be decompiled: this deters copying, it
+# does not prevent it. Built by `scripts/lab handout`; its context holds only lablib/.
 ARG LAB_IMAGE=socklab:latest
 FROM ${LAB_IMAGE}
-USER root
-# -b: each module.pyc beside where module.py was, which Python imports without the source.
-RUN python3 -m compileall -q -b /opt/socklab/services \
-    && find /opt/socklab/services -name '*.py' -delete \
-    && find /opt/socklab/services -name __pycache__ -prune -exec rm -rf {} + \
-    && python3 -m services --help >/dev/null
+# First: every intermediate image of this build carries the handout label, not the lab's,
+# which `scripts/lab build` prunes when untagged (a concurrent build would remove this one's
+# layers under it: "unknown parent image ID").
 LABEL org.socklab.image="handout"
+USER root
+# dpkt reads captures for `lab.py evidence`: pip where the base has it (python:3.11-slim),
+# else Debian's package (the offline base's system python3).
+RUN set -eu; \
+    if python3 -m pip --version >/dev/null 2>&1; then \
+        python3 -m pip install --no-cache-dir -q dpkt; \
+    else \
+        apt-get update -qq; \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-dpkt >/dev/null; \
+        rm -rf /var/lib/apt/lists/*; \
+    fi
+COPY lablib/ /opt/socklab/lablib/
+# -b: each module.pyc beside where module.py was, which Python imports without the source.
+RUN python3 -m compileall -q -b /opt/socklab/services /opt/socklab/lablib \
+    && find /opt/socklab -name '*.py' -delete \
+    && find /opt/socklab -name __pycache__ -prune -exec rm -rf {} + \
+    && python3 -m services --help >/dev/null \
+    && python3 -m lablib.evidence --help >/dev/null
 USER lab

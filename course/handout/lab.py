@@ -5,6 +5,7 @@
     ps                    the lab's containers
     logs [-f] [SERVICE]   the programs' output
     check ROLE            the conformance checker against the lab's server for ROLE (e.g. calc-server)
+    evidence [PCAP]       evidence for your report from the newest capture and the servers' output
     own ROLE FILE [-- ARGS]     your program in a server's place (--as-client: as one more client host)
     own --restore ROLE    put the reference server back (after own --detach)
     down                  stop and remove everything of the lab; the captures stay in captures/
@@ -155,7 +156,38 @@ def own(args: argparse.Namespace) -> None:
         print(f"put the reference back with: python3 lab.py own --restore {args.role}")
 
 
-COMMANDS = {"up": up, "down": down, "ps": ps, "logs": logs, "check": check, "own": own}
+def role_log(role: str) -> str:
+    """What ``role`` printed: your program's output if `own` put it in that place, else the reference's."""
+    mine = run(["docker", "logs", own_name(role)], check=False, quiet=True, capture_output=True, text=True)
+    if mine.returncode == 0:
+        return mine.stdout + mine.stderr
+    theirs = run(compose("logs", "--no-log-prefix", "--no-color", role), check=False, quiet=True,
+                 capture_output=True, text=True)  # fmt: skip
+    return theirs.stdout if theirs.returncode == 0 else ""
+
+
+def evidence(args: argparse.Namespace) -> None:
+    pcaps = sorted(CAPTURES.glob("*.pcap"), key=lambda p: p.stat().st_mtime)
+    pcap = Path(args.pcap).resolve() if args.pcap else (pcaps[-1] if pcaps else None)
+    if pcap is None or not pcap.is_file():
+        raise LabError(f"no capture ({args.pcap or CAPTURES}): python3 lab.py up, run your clients, then try again")
+    out = Path(args.out).resolve() if args.out else pcap.with_name(f"{pcap.stem}-evidence")
+    log_dir = HERE / ".evidence-logs"  # a folder Docker Desktop shares (it is beside this launcher)
+    log_dir.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for role in SETTINGS["logged_roles"]:
+        (log_dir / f"{role}.log").write_text(role_log(role), encoding="utf-8", newline="\n")
+    user = ["--user", f"{os.getuid()}:{os.getgid()}"] if hasattr(os, "getuid") else []  # Linux: files stay yours
+    run(["docker", "run", "--rm", *user, "--network", "none",
+         "--mount", f"type=bind,source={pcap.parent},target=/captures,readonly",
+         "--mount", f"type=bind,source={log_dir},target=/logs,readonly",
+         "--mount", f"type=bind,source={out},target=/out",
+         "--entrypoint", "python3", IMAGE, "-m", "lablib.evidence", f"/captures/{pcap.name}", "--logs", "/logs",
+         "--out", "/out"])  # fmt: skip
+    print(f"open {out / 'evidence.md'}")
+
+
+COMMANDS = {"up": up, "down": down, "ps": ps, "logs": logs, "check": check, "own": own, "evidence": evidence}
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -171,6 +203,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     sub.add_parser("logs").add_argument("rest", nargs="*", help="options and services for docker compose logs")
     check_parser = sub.add_parser("check")
     check_parser.add_argument("role")
+    evidence_parser = sub.add_parser("evidence")
+    evidence_parser.add_argument("pcap", nargs="?", help="a capture (default: the newest in captures/)")
+    evidence_parser.add_argument("--out", help="folder to write (default: CAPTURE-evidence/ beside it)")
     own_parser = sub.add_parser("own")
     own_parser.add_argument("role")
     own_parser.add_argument("file", nargs="?")

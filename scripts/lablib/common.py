@@ -29,6 +29,17 @@ CAPTURES = ROOT / os.environ.get("SOCKLAB_CAPTURES", "captures")
 
 #: The image every lab container runs, and where it comes from.
 IMAGE = os.environ.get("SOCKLAB_IMAGE", "socklab:latest")
+
+
+def student_image_of(image: str) -> str:
+    """The student image beside a lab image: socklab:latest -> socklab-student:latest."""
+    name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+    return f"{name}-student:{tag}"
+
+
+#: The image students' programs run on (the Dockerfile's ``student`` stage): Python and nothing of socklab.
+STUDENT_IMAGE = os.environ.get("SOCKLAB_STUDENT_IMAGE", student_image_of(IMAGE))
+STUDENT_TARGET = "student"
 UPSTREAM_BASE = "python:3.11-slim"
 OFFLINE_BASE = "socklab-base:bookworm"
 #: Debian packages of the offline base: python3 plus what the Dockerfile would add.
@@ -265,10 +276,12 @@ def ensure_base() -> str:
     return OFFLINE_BASE
 
 
-def build_image(base: str, tag: str = IMAGE) -> None:
-    """docker build: seconds when warm, because the build cache notices unchanged services/."""
-    log(f"building {tag} from {base} + services/ ...")
-    run_logged(["docker", "build", "--build-arg", f"BASE_IMAGE={base}", "-t", tag, str(ROOT)], f"docker build {tag}")
+def build_image(base: str, tag: str = IMAGE, student_tag: str = STUDENT_IMAGE) -> None:
+    """docker build of both images: seconds when warm, because the build cache notices unchanged services/."""
+    log(f"building {tag} from {base} + services/, and {student_tag} (python only) ...")
+    build = ["docker", "build", "--build-arg", f"BASE_IMAGE={base}"]
+    run_logged([*build, "--target", STUDENT_TARGET, "-t", student_tag, str(ROOT)], f"docker build {student_tag}")
+    run_logged([*build, "-t", tag, str(ROOT)], f"docker build {tag}")
     # Each change to services/ leaves the previous image untagged; drop those no container uses.
     subprocess.run(["docker", "image", "prune", "-f", "--filter", f"label={IMAGE_LABEL}"], capture_output=True)
 

@@ -6,7 +6,7 @@ import argparse
 import subprocess
 import sys
 
-from lablib import common
+from lablib import common, sandbox
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scripts/lab down: compose down failed (exit {done.returncode})", file=sys.stderr)
             return done.returncode
         common.remove_project(project)  # verifies nothing is left (raises if so)
+        # And whatever grade runs killed outright left on this machine (a live run is left alone).
+        swept, problems = sandbox.sweep_abandoned(common.docker_client(), sandbox.GRADE_PREFIX)
+        if swept:
+            common.log(f"removed what earlier grade runs left: {', '.join(swept)}")
+        if problems:
+            raise common.LabError("could not remove: " + "; ".join(problems))
     except common.LabError as exc:
         print(f"scripts/lab down: {exc}", file=sys.stderr)
         return 1

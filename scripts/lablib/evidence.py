@@ -21,6 +21,7 @@ place, else the reference server), or with --logs from files named ROLE.log.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ HEX_ROW = 16  # bytes per hex dump row, as tshark -x prints them
 MAX_ROWS = 60  # table rows shown per exchange before "... N more"
 LADDER_EVENTS = 60  # arrows drawn at most in one ladder
 EVIDENCE_FILE = "evidence.md"
+ENDPOINT = re.compile(r"\d+\.\d+\.\d+\.\d+:\d+")  # an IPv4 address:port in a log line
 
 
 class EvidenceError(Exception):
@@ -123,7 +125,7 @@ def log_excerpt(sources: Sources, role: str, wanted: Callable[[str], bool]) -> l
 def handshake_conv(sources: Sources) -> tuple[TcpConversation | None, list[str]]:
     echo = [c for c in of_service(sources.convs, TcpConversation, "echo") if len(c.handshake()) == 3]
     if echo:
-        return echo[0], []
+        return echo[-1], []  # the latest: most likely the user's own
     lacks = ["no TCP echo conversation in this capture: run the TCP client first "
              "(`docker compose run --rm tcp-echo-client`, or your own TCP client against tcp-echo-server)"]  # fmt: skip
     other = [c for c in sources.convs if isinstance(c, TcpConversation) and len(c.handshake()) == 3]
@@ -215,17 +217,24 @@ def tcp_lines(conv: TcpConversation) -> list[str]:
     return [f"+{line.t:.6f}  {direction(line.from_client)}  {line.text}" for line in conv.lines]
 
 
+def about(line: str, client: str) -> bool:
+    """A server log line about this client: its address, or a `Session ended` naming no other address."""
+    return client in line or ("Session ended" in line and not ENDPOINT.search(line))
+
+
 def calc_session(sources: Sources) -> Found:
     convs = of_service(sources.convs, TcpConversation, "calc")
     if not convs:
         return Found(lacks=["no calculator session in this capture: run the calc client "
                             "(`docker compose run --rm calc-client`, or yours)"])  # fmt: skip
-    conv: TcpConversation = convs[0]
+    ended = [c for c in convs if any(line.note and line.note.kind == "quit" for line in c.lines)]
+    conv: TcpConversation = (ended or convs)[-1]  # the latest session that ended with q: most likely the user's
     client = f"{conv.client[0]}:{conv.client[1]}"
     found = Found(svgs={"calc.svg": pcap.ladder_svg(conv, LADDER_EVENTS)})
-    found.markdown += [f"{conv.title} (conversation #{conv.number}), line by line:", "", *code(tcp_lines(conv)),
-                       "![the calculator session](calc.svg)", ""]  # fmt: skip
-    found.markdown += log_excerpt(sources, "calc-server", lambda line: client in line or "Session ended" in line)
+    which = f"the latest of {len(convs)} calculator sessions" + (" that ended with q" if ended else "")
+    found.markdown += [f"{conv.title} (conversation #{conv.number}, {which}), line by line:", ""]
+    found.markdown += [*code(tcp_lines(conv)), "![the calculator session](calc.svg)", ""]
+    found.markdown += log_excerpt(sources, "calc-server", lambda line: about(line, client))
     log = sources.logs.get("calc-server")
     if log is None:
         found.lacks.append("no calc-server log to show `Session ended`: run scripts/lab evidence while the lab is up")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from lablib import common
+from lablib import common, evidence
 from lablib.sandbox.settings import user_path
 
 sys.path.insert(0, str(common.ROOT))
@@ -32,6 +33,8 @@ from services import roles  # noqa: E402
 KIT = common.ROOT / "course"
 ASSETS = KIT / "handout"
 ARCHIVE = "images/socklab-lab.tar"
+#: The lab tools the handout image carries (as bytecode): what `lab.py evidence` runs.
+TOOL_MODULES = ("__init__.py", "common.py", "evidence.py", "pcap", "sandbox")
 #: Every path a handout holds (relative to OUT); anything else is an error.
 ALLOWED = (
     "README.md",
@@ -52,6 +55,8 @@ ALLOWED = (
 )
 #: README sections that make up the walk-through, and a protocols/wireshark section left out of each.
 WALKTHROUGH_SECTIONS = ("The network", "Walking through the lab", "Watching the traffic")
+#: Walk-through subsections about tools only the repository has (the live watch page).
+REPOSITORY_ONLY = ("Watch it live",)
 ANSWER_SECTIONS = {"protocols.md": "Stateful or stateless?", "wireshark.md": "`scripts/pcap-report`"}
 #: Git checkouts on Windows keep these files as they are (the launcher and the containers read LF).
 GITATTRIBUTES = "* text=auto eol=lf\n*.tar binary\n"
@@ -68,8 +73,16 @@ def handout_image(lab_image: str) -> str:
 
 
 def build_image(lab_image: str, image: str) -> None:
-    """The lab image with services/ compiled and its sources deleted (course/handout/image.Dockerfile)."""
-    with tempfile.TemporaryDirectory() as context:  # empty: everything comes FROM the lab image
+    """The lab image plus the evidence tool, all compiled and the sources deleted (course/handout/image.Dockerfile)."""
+    with tempfile.TemporaryDirectory() as context:  # the rest comes FROM the lab image
+        for module in TOOL_MODULES:
+            source = common.ROOT / "scripts" / "lablib" / module
+            target = Path(context) / "lablib" / module
+            if source.is_dir():
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
         argv = ["docker", "build", "-q", "-t", image, "--build-arg", f"LAB_IMAGE={lab_image}",
                 "-f", str(ASSETS / "image.Dockerfile"), context]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True)
@@ -88,16 +101,17 @@ def compose_for(image: str) -> dict[str, Any]:
     return data
 
 
-def section(text: str, title: str) -> str:
-    """The Markdown section (## level) whose heading starts with ``title``, heading included."""
-    match = re.search(rf"^## {re.escape(title)}.*?(?=^## |\Z)", text, re.M | re.S)
+def section(text: str, title: str, level: int = 2) -> str:
+    """The Markdown section of ``level`` whose heading starts with ``title``, heading included."""
+    marks = "#" * level
+    match = re.search(rf"^{marks} {re.escape(title)}.*?(?=^#{{1,{level}}} |\Z)", text, re.M | re.S)
     if match is None:
-        raise HandoutError(f"no section '## {title}' to take")
+        raise HandoutError(f"no section '{marks} {title}' to take")
     return match.group(0)
 
 
-def without(text: str, title: str) -> str:
-    return text.replace(section(text, title), "")
+def without(text: str, title: str, level: int = 2) -> str:
+    return text.replace(section(text, title, level), "")
 
 
 def for_students(text: str) -> str:
@@ -109,6 +123,8 @@ def for_students(text: str) -> str:
 def docs(out: Path) -> None:
     readme = (common.ROOT / "README.md").read_text()
     walk = "# Walking through the lab\n\n" + "".join(section(readme, t) for t in WALKTHROUGH_SECTIONS)
+    for title in REPOSITORY_ONLY:
+        walk = without(walk, title, level=3)
     write(out / "docs" / "walkthrough.md", for_students(walk))
     for name, answers in ANSWER_SECTIONS.items():
         write(out / "docs" / name, for_students(without((common.ROOT / "docs" / name).read_text(), answers)))
@@ -126,6 +142,7 @@ def settings(image: str) -> dict[str, Any]:
         "archive": ARCHIVE,
         "servers": {r.name: r.octet for r in roles.SERVERS},
         "clients": [r.name for r in roles.ROLES if r.is_client and r.octet is None],
+        "logged_roles": list(evidence.LOGGED_ROLES),
     }
 
 

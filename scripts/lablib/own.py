@@ -141,6 +141,7 @@ def start(
             labels=labels,
             aliases=[role] if not as_client else None,
             hostname=role,
+            hosts=lab_hosts(subnet),  # names through /etc/hosts: the sandbox refuses Docker's resolver
             image=common.IMAGE,
         )
         student = sandbox.start_student(
@@ -152,7 +153,7 @@ def start(
             argv=argv,
             labels=labels,
             limits=limits or sandbox.Limits(),
-            image=common.IMAGE,
+            image=common.STUDENT_IMAGE,  # nothing of socklab in it
             interactive=interactive,
         )
     except Exception:
@@ -163,6 +164,12 @@ def start(
     holder.reload()
     ip = ip or common.container_ip(holder)
     return Own(project, role, holder, student, ip, reference)
+
+
+def lab_hosts(subnet: str) -> dict[str, str]:
+    """The lab's hosts with fixed addresses (the catalogue's), by name, on ``subnet``."""
+    base = ipaddress.ip_network(subnet).network_address
+    return {r.name: str(base + r.octet) for r in roles.ROLES if r.octet is not None}
 
 
 def program_argv(file: Path, args: list[str], cmd: str | None) -> list[str]:

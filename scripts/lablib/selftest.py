@@ -21,12 +21,12 @@ import tempfile
 from pathlib import Path
 
 from lablib import common, sandbox
-from lablib.grading import GradeError, Grader, Submission, TeamResult, load_config, write_team
+from lablib.grading import GradeError, Grader, Submission, TeamResult, find_submissions, load_config, write_team
 from lablib.grading.cli import grade_client
 from lablib.grading.config import DEFAULT_CONFIG, Config
 from lablib.grading.reports import fmt
+from lablib.grading.results import team_folder
 from lablib.grading.run import command
-from lablib.grading.submissions import FILE_PREFIX
 
 #: The sandbox's users are not you: the copy graded is readable by all.
 COPY_MODE, FOLDER_MODE = 0o644, 0o755
@@ -54,8 +54,8 @@ def submission(file: Path, folder: Path) -> Submission:
     copy = folder / file.name
     shutil.copyfile(file, copy)
     copy.chmod(COPY_MODE)
-    team = file.stem.removeprefix(FILE_PREFIX) or file.stem
-    return Submission(team, copy, f"{sandbox.SUBMISSION_DIR}/{file.name}", sandbox.SUBMISSION_DIR)
+    (found,) = find_submissions(folder, file.name)  # the grader's own reading: team, safe folder, program
+    return found
 
 
 def run(file: Path, config: Config, out: Path, image: str) -> tuple[TeamResult, str]:
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if team.error:
         print(f"the grader itself failed: {team.error}")
     print("\n".join(role_lines(team)))
-    print(f"\nreport, results.json, pcaps and logs: {out / team.submission.slug}")
+    print(f"\nreport, results.json, pcaps and logs: {team_folder(out, team.submission)}")
     return 1 if team.error else 0
 
 

@@ -29,6 +29,7 @@ from lablib import common, fingerprint, sandbox
 from lablib.fingerprint import Comparison, Fingerprint, Region, Token, Tokens
 from lablib.grading import Config, GradeError, find_submissions, load_config
 from lablib.grading.config import DEFAULT_CONFIG
+from lablib.grading.names import printable
 
 #: The code every team was given (kit: course/templates/*.py and course/starter/*.py).
 COURSE = common.ROOT / "course"
@@ -120,7 +121,11 @@ def team_files(path: Path) -> list[Path]:
 
 def load_team(name: str, path: Path) -> Team:
     paths = team_files(path)
-    files = [read_source(p, p.name if p == path else str(p.relative_to(path))) for p in paths[:MAX_FILES_PER_TEAM]]
+    # A file's name is the student's: shown with control characters escaped (lablib.grading.names).
+    files = [
+        read_source(p, printable(p.name if p == path else str(p.relative_to(path)), limit=0))
+        for p in paths[:MAX_FILES_PER_TEAM]
+    ]
     notes = [f"{f.name}: {n}" for f in files for n in f.notes]
     if not files:
         notes.append("no .py file")

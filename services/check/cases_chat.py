@@ -34,6 +34,8 @@ JOIN_RE = re.compile(r"Server: time=(\d{2}):(\d{2}):(\d{2}) (\S+) has joined\. M
 LEAVE_RE = re.compile(r"Server: time=(\d{2}):(\d{2}):(\d{2}) (\S+) has left\. Member count=(\d+)")
 CONTROL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 MANY_MEMBERS = 50
+#: 50 logins one after another: a second on a quiet machine, many on a loaded one.
+MANY_LIMIT = 30.0
 #: A member that never reads while another sends this much (more than the kernel buffers between them).
 SLOW_LINES = 8000
 SLOW_LINE_BYTES = 900
@@ -53,6 +55,10 @@ class Room:
     def __init__(self, s: Session, cfg: Config) -> None:
         self.s, self.cfg = s, cfg
         self.members: list[Member] = []
+        if s.human:
+            # A person opens the room a moment after the last one closed: the server has then told
+            # the members of an earlier case goodbye, so their notices do not run into ours.
+            time.sleep(GLANCE_S)
 
     def names(self) -> set[str]:
         return {m.name for m in self.members}
@@ -122,10 +128,10 @@ def notice_about(member: Member, name: str) -> int:
     names = sorted(member.room.cfg.used_names)
 
     def accept(line: str) -> bool:
-        return judge.mentions(line, name) and judge.count_in_notice(line, names) is not None
+        return judge.count_about(line, name, names) is not None
 
     line = member.wait(accept, f"a notice naming {name} with the member count")
-    return judge.count_in_notice(line, names)  # type: ignore[return-value]
+    return judge.count_about(line, name, names)  # type: ignore[return-value]
 
 
 def join_lab(room: Room, stem: str, label: str) -> Member:
@@ -203,10 +209,10 @@ def leave_notice(s: Session, cfg: Config) -> None:
     names = sorted(cfg.used_names)
 
     def accept(line: str) -> bool:
-        count = judge.count_in_notice(line, names)
-        return judge.mentions(line, b.name) and count is not None and count < before
+        count = judge.count_about(line, b.name, names)
+        return count is not None and count < before
 
-    got = judge.count_in_notice(a.wait(accept, f"a notice naming {b.name} with a count below {before}"), names)
+    got = judge.count_about(a.wait(accept, f"a notice naming {b.name} with a count below {before}"), b.name, names)
     if not got:
         raise CaseFailed(f"A: the leave notice for {b.name} says count {got}, but A is still in the room")
 
@@ -330,7 +336,12 @@ def control_chars(s: Session, cfg: Config) -> None:
         raise CaseFailed(f"B: expected '{a.name}: bell... done' without control characters, got {got!r}{why}")
 
 
-@case("chat.many-clients", "strict", f"{MANY_MEMBERS} members: each joins, each gets a line from the last")
+@case(
+    "chat.many-clients",
+    "strict",
+    f"{MANY_MEMBERS} members: each joins, each gets a line from the last",
+    limit=MANY_LIMIT,
+)
 def many_clients(s: Session, cfg: Config) -> None:
     room = Room(s, cfg)
     members = []
@@ -371,7 +382,9 @@ def slow_reader(s: Session, cfg: Config) -> None:
     try:
         for i, text in enumerate(lines):
             got = b.conn.next_line(STALL_S)
-            if got is not None and _dropped(got, slow):  # the server may drop the slow member: fine
+            # The server may drop the slow member (fine), and a member of an earlier case may
+            # only now be told goodbye on a loaded machine (not this case's business).
+            while got is not None and (_dropped(got, slow) or room.foreign(got)):
                 got = b.conn.next_line(STALL_S)
             if got != f"{a.name}: {text}":
                 shown = f"nothing for {STALL_S:g} s" if got is None else repr(got[:60])

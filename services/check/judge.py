@@ -1,9 +1,9 @@
 """Pure judging functions for the checker: no sockets, no clock reads (the time is passed in).
 
 The ``lab`` level accepts what a student may reasonably choose: a date in any
-unambiguous form, a time with or without seconds, a result anywhere in the
-reply as a number. These functions find such things in free text; the cases
-decide what to expect.
+unambiguous form, a time in any clock notation, a result anywhere in the reply
+as a number, a notice in any wording. These functions find such things in free
+text; the cases decide what to expect (datetime.send-time wants the seconds).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ TIME_RE = re.compile(
 NUMBER_RE = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
 #: Time-like tokens ("10:01:02", the course's "10.01") hidden before counting members.
 CLOCKISH_RE = re.compile(r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\.\d+)?")
+#: A member count: a whole number, which may run into the next notice's text ("count=2Server: ...").
+COUNT_RE = re.compile(r"(?<![\w.])\d+(?![\d.])")
 #: 17 significant digits with a long run of 0s or 9s: what repr() of a binary float shows.
 FLOAT_ARTEFACT_RE = re.compile(r"\d*\.\d*(?:0{6,}|9{6,})\d{1,3}(?![\d])")
 
@@ -118,14 +120,32 @@ def count_in_notice(line: str, names: Sequence[str]) -> int | None:
     text = line
     for name in sorted(names, key=len, reverse=True):
         text = text.replace(name, " ")
-    text = CLOCKISH_RE.sub(" ", text)
-    numbers = [n for n in find_numbers(text) if n.is_integer() and n >= 0]
+    numbers = COUNT_RE.findall(CLOCKISH_RE.sub(" ", text))
     return int(numbers[-1]) if numbers else None
 
 
+def count_about(line: str, name: str, names: Sequence[str]) -> int | None:
+    """The member count in the notice about ``name``, even when a server that sends no line ends
+    ran another member's notice into it: the part from ``name`` to the next other name is read
+    first (every wording seen puts the count after the name), else the whole line."""
+    m = _mention_re(name).search(line)
+    if m is None:
+        return None
+    rest = line[m.start() :]
+    ends = [n.start() for other in names if other != name and (n := _mention_re(other).search(rest, len(name)))]
+    part = rest[: min(ends, default=len(rest))]
+    found = count_in_notice(part, names)
+    return found if found is not None else count_in_notice(line, names)
+
+
+def _mention_re(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![^\W\d]){re.escape(name)}(?![\w])")
+
+
 def mentions(line: str, name: str) -> bool:
-    """Whether ``line`` names ``name`` as a whole word."""
-    return re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", line) is not None
+    """Whether ``line`` names ``name`` as a whole word; a digit just before it is allowed, since a
+    server that sends no line ends can run a count into the next notice ("count=1Batman has ...")."""
+    return _mention_re(name).search(line) is not None
 
 
 CALC_LINE_RE = re.compile(r"(?P<a>\S+)\s+(?P<op>[-+*/])\s+(?P<b>\S+)")

@@ -168,7 +168,7 @@ def test_two_chat_clients_log_in_and_talk(page: Any, lab: Lab, tmp_path: Path) -
         "both chat clients, their connections, and Voldemort's ladder with the relayed line",
     )
     assert time.monotonic() - seen <= PAGE_DEADLINE
-    assert voldemort.ip in got["title"] or "(newest)" in got["title"]  # the newest conversation is selected
+    assert voldemort.ip in got["title"] and "(newest)" in got["title"]  # the newest conversation is selected
     assert '"Batman: Anyone here?\\n"' in got["labels"]  # the segment's bytes, as sent
     assert "[Chat Batman: Anyone here?]" in got["stream"] and "Chat join: Voldemort (members=2)" in got["stream"]
     screenshot(page, "watch-chat.png", tmp_path)

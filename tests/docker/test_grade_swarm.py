@@ -121,11 +121,11 @@ def test_swarm_grading_gives_the_local_statuses_and_problems(graded: dict[str, A
 def test_each_team_gets_its_files_back_from_the_task(graded: dict[str, Any]) -> None:
     out: Path = graded["swarm"]["out"]
     for team in TEAMS:
-        have = {str(p.relative_to(out / team)) for p in (out / team).rglob("*") if p.is_file()}
+        have = {str(p.relative_to(out / "teams" / team)) for p in (out / "teams" / team).rglob("*") if p.is_file()}
         assert have >= TEAM_FILES, (team, sorted(have))
-        local = graded["local"]["out"] / team
+        local = graded["local"]["out"] / "teams" / team
         assert have == {str(p.relative_to(local)) for p in local.rglob("*") if p.is_file()}
-    assert (out / "Alpha" / "calc-server.pcap").stat().st_size > 24  # more than a pcap header
+    assert (out / "teams" / "Alpha" / "calc-server.pcap").stat().st_size > 24  # more than a pcap header
     assert "| Alpha" in (out / "summary.md").read_text() or "[Alpha]" in (out / "summary.md").read_text()
 
 

@@ -100,6 +100,22 @@ def test_a_handout_runs_the_lab_without_the_repository(
         restored = launcher(student, env, "own", "--restore", "udp-echo-server")
         assert restored.returncode == 0, restored.stdout + restored.stderr
 
+        # A calculator session and a TCP echo line, then the evidence for the report from the capture and logs.
+        for args, line in (
+            (["calc-client", "--name", "Ada"], "12 + 42\nq\n"),
+            (["tcp-echo-client"], "hello, evidence\n"),
+        ):
+            argv = ["docker", "compose", "-p", project, "run", "--rm", "-T", *args]
+            done = subprocess.run(argv, cwd=student, env=env, input=line, capture_output=True, text=True,
+                                  timeout=STEP_TIMEOUT)  # fmt: skip
+            assert done.returncode == 0, done.stdout + done.stderr
+        made = launcher(student, env, "evidence", "--out", str(tmp_path / "evidence"))
+        assert made.returncode == 0, made.stdout + made.stderr
+        text = (tmp_path / "evidence" / "evidence.md").read_text()
+        assert "Session ended: Ada@" in text and "`hello, evidence`" in text and "| SYN |" in text, text
+        assert "Session ended: Calc" not in text  # the checker's sessions are not the user's
+        assert (tmp_path / "evidence" / "handshake.svg").is_file()
+
         stopped = launcher(student, env, "down")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert list((student / "captures").glob("lab-*.pcap")), "no capture written"

@@ -11,6 +11,7 @@ start processes and containers as before.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,10 +30,10 @@ from lablib import common, sandbox  # noqa: E402
 from lablib import grading as grade  # noqa: E402
 
 CLASS = ROOT / "tests" / "fixtures" / "class"
-HOSTILE = ("ForkBomb", "MemoryHog", "Flood", "Vandal", "Escape")
+HOSTILE = ("ForkBomb", "MemoryHog", "Flood", "Vandal", "Escape", "Cheat", "Tunnel", "NetFlood")
 CONFIG = """
 level: lab
-timeouts: {{listen: 6, check: 30}}
+timeouts: {{listen: 20, check: 30}}  # Cheat walks the whole filesystem first
 parts:
   calc:
     calc-server: {{run: "python3 {{file}} calc-server {{port}} {knock}"}}
@@ -67,13 +68,32 @@ def knocked() -> Iterator[tuple[int, list[Any]]]:
 
 
 @pytest.fixture(scope="module")
+def alone(docker_client: Any, knocked: tuple[int, list[Any]], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Alpha graded on its own, for comparison (verdicts and timing)."""
+    common.ensure_images()
+    work = tmp_path_factory.mktemp("alone")
+    (work / "class").mkdir()
+    shutil.copy(CLASS / "Lab2_Alpha.py", work / "class")
+    (work / "grading.yaml").write_text(CONFIG.format(knock=knocked[0]))
+    config = grade.load_config(work / "grading.yaml")
+    client = grade.grade_client(1)
+    grader = grade.Grader(client, config, work / "out", common.IMAGE)
+    try:
+        (team,) = grade.grade_class(grader, grade.find_submissions(work / "class", config.program_pattern), jobs=1)
+    finally:
+        left = sandbox.sweep(client, grader.run_id)
+    assert not left, left
+    return team
+
+
+@pytest.fixture(scope="module")
 def graded(docker_client: Any, knocked: tuple[int, list[Any]], tmp_path_factory: pytest.TempPathFactory) -> Any:
     common.ensure_images()
     work = tmp_path_factory.mktemp("sandbox")
     folder = work / "class"
     folder.mkdir()
     for team in ("Alpha", *HOSTILE):
-        (folder / f"Lab2_{team}.py").symlink_to((CLASS / f"Lab2_{team}.py").resolve())
+        shutil.copy(CLASS / f"Lab2_{team}.py", folder)  # a copy: the grader refuses top-level symlinks
     config_path = work / "grading.yaml"
     config_path.write_text(CONFIG.format(knock=knocked[0]))
     config = grade.load_config(config_path)
@@ -92,10 +112,21 @@ def role(graded: Any, team: str) -> grade.RoleResult:
     return graded[0][team].roles[0]
 
 
-def test_the_good_submission_is_unaffected(graded: Any) -> None:
+def test_the_good_submission_is_unaffected(graded: Any, alone: Any) -> None:
     alpha = graded[0]["Alpha"]
     assert alpha.score == alpha.max_score, grade.team_markdown(alpha)
     assert role(graded, "Alpha").problems == []
+    verdicts = grade.verdicts([alpha])["Alpha"]
+    assert verdicts == grade.verdicts([alone])["Alpha"]
+    # Its checks take about as long as when it is graded alone (a loaded machine varies: generous bounds).
+    beside, by_itself = role(graded, "Alpha").check_seconds, alone.roles[0].check_seconds
+    assert beside <= 3 * by_itself + 10, (beside, by_itself)
+
+
+def test_the_network_flood_stays_in_its_own_network(graded: Any) -> None:
+    result = role(graded, "NetFlood")
+    assert graded[0]["NetFlood"].score == 0
+    assert not any("outside its network" in p for p in result.problems), result.problems
 
 
 def test_fork_bomb_is_stopped_by_the_process_limit(graded: Any) -> None:
@@ -106,7 +137,7 @@ def test_fork_bomb_is_stopped_by_the_process_limit(graded: Any) -> None:
 
 def test_memory_hog_is_killed_at_its_limit(graded: Any) -> None:
     result = role(graded, "MemoryHog")
-    assert any("out of memory" in p for p in result.problems), (result.status, result.problems)
+    assert any("out of memory" in p for p in result.problems), (result.status, result.problems, result.output[-300:])
     assert "exited (status 137)" in result.status
     held = [int(line.split()[1]) for line in result.output.splitlines() if line.startswith("holding")]
     assert held and max(held) < sandbox.Limits().memory_mb, result.output[-500:]
@@ -116,7 +147,7 @@ def test_endless_output_is_cut_and_reported(graded: Any) -> None:
     result = role(graded, "Flood")
     assert any("flooded its output" in p for p in result.problems), result.problems
     assert len(result.output) <= sandbox.OUTPUT_SHOWN
-    log = graded[2].out / "Flood" / result.log
+    log = graded[2].out / "teams" / "Flood" / result.log
     assert log.stat().st_size <= sandbox.OUTPUT_SHOWN * 4
 
 
@@ -131,7 +162,8 @@ def test_writes_outside_the_tmpfs_are_refused(graded: Any) -> None:
     assert any("No space left on device" in line and "/tmp/filler" in line for line in denied)
     filled = int(next(line for line in denied if "/tmp/filler" in line).split()[3])
     assert filled <= sandbox.Limits().tmpfs_mb
-    assert not (CLASS / "Lab2_Vandal.py").read_text().endswith("vandal was here\n")  # nothing appended
+    graded_copy = graded[2].out.parent / "class" / "Lab2_Vandal.py"
+    assert graded_copy.read_text() == (CLASS / "Lab2_Vandal.py").read_text()  # nothing appended
     assert "exited (status 3)" in result.status
 
 
@@ -143,6 +175,34 @@ def test_the_docker_host_is_out_of_reach(graded: Any, knocked: tuple[int, list[A
     assert any("172.17.0.1" in line for line in lines)
     assert any("tried to reach" in p for p in result.problems), result.problems
     assert knocked[1] == [], f"the host accepted connections from {knocked[1]}"
+
+
+def test_nothing_of_socklab_is_in_the_sandbox(graded: Any) -> None:
+    result = role(graded, "Cheat")
+    lines = result.output.splitlines()
+    assert not [line for line in lines if "CHEATED" in line], lines
+    assert "cheat: import services -> No module named 'services'" in lines
+    assert "cheat: socklab files found: none" in lines
+    assert "exited (status 1) before listening" in result.status
+    assert graded[0]["Cheat"].score == 0
+    report = grade.team_markdown(graded[0]["Cheat"])
+    assert "No module named" in report and "exited (status 1)" in report  # the report says why
+
+
+def test_no_way_out_through_the_resolver_ipv6_or_other_teams(graded: Any) -> None:
+    result = role(graded, "Tunnel")
+    lines = result.output.splitlines()
+    assert not [line for line in lines if line.startswith("ESCAPED")], lines
+    for start in (
+        "blocked: resolver tcp - ",
+        "blocked: resolver udp - ",
+        "blocked: name lookup - ",
+        "blocked: ipv6 addresses other than loopback: none",
+        "blocked: other teams: 0 reached",
+    ):
+        assert any(line.startswith(start) for line in lines), (start, lines)
+    assert any("resolver" in p for p in result.problems), result.problems
+    assert any("outside its network" in p for p in result.problems), result.problems
 
 
 def test_the_host_is_unaffected(graded: Any, docker_client: Any) -> None:
@@ -167,5 +227,5 @@ def test_results_are_reported_per_team(graded: Any) -> None:
     out: Path = graded[2].out
     for team in ("Alpha", *HOSTILE):
         grade.write_team(out, graded[0][team])
-        assert (out / team / "results.json").is_file()
-        assert (out / team / "calc-server.pcap").is_file()
+        assert (out / "teams" / team / "results.json").is_file()
+        assert (out / "teams" / team / "calc-server.pcap").is_file()

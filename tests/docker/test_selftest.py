@@ -43,7 +43,8 @@ def test_the_starter_is_gradable_and_says_not_written_yet(docker_client: Any, tm
         want = f"{role.spec.role}: not written yet (question {QUESTION[role.spec.role]})"
         assert want in role.output, role.output
     assert leftovers(docker_client, run_id) == []
-    assert (tmp_path / "NAME" / "results.json").is_file() and (tmp_path / "NAME" / "report.md").is_file()
+    team_dir = tmp_path / "teams" / "NAME"
+    assert (team_dir / "results.json").is_file() and (team_dir / "report.md").is_file()
 
 
 def test_a_good_file_gets_full_marks_and_the_commands(
@@ -61,7 +62,9 @@ def test_a_good_file_gets_full_marks_and_the_commands(
     assert selftest.main([str(GOOD), "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     score = re.search(r"^Lab2_Good\.py: (\S+) / (\S+) \(team Good\)$", printed, re.M)
-    assert score is not None and score[1] == score[2], printed
+    # Full marks: every point of the maximum, and the bonus part's on top of it.
+    bonus = sum(p.total or 0 for p in load_config(DEFAULT_CONFIG).parts if p.bonus)
+    assert score is not None and float(score[1]) == float(score[2]) + bonus, printed
     assert "  command: python3 /submission/Lab2_Good.py calc-server 12002\n" in printed
     assert "  command: python3 /submission/Lab2_Good.py calc-client '{host}' 12002 '{name}'\n" in printed
     assert "FAIL" not in printed and "not run" not in printed, printed

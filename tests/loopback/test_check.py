@@ -8,37 +8,18 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from services.check import CaseResult, run_checks
-from tests.helpers import ROOT, Child, Program
+from services.check import run_checks
+from tests.helpers import ROOT, STUDENTS, Program, failed, not_run, student
 
-STUDENTS = ROOT / "tests" / "fixtures" / "students"
 SERVER_ROLES = ["udp-echo-server", "tcp-echo-server", "datetime-server", "calc-server", "chat-server"]
 #: Short waits keep the suite fast: loopback replies take microseconds.
 FAST = {"reply_timeout": 2.5}  # generous: a loaded CI machine may pause a reply for a second
 PY = sys.executable
-
-
-def failed(results: list[CaseResult]) -> set[str]:
-    """Cases that ran and failed."""
-    return {r.name for r in results if r.ran and not r.passed}
-
-
-def not_run(results: list[CaseResult]) -> set[str]:
-    return {r.name for r in results if not r.ran}
-
-
-@contextmanager
-def student(file: str, role: str) -> Iterator[int]:
-    """A fixture's server on an ephemeral port (it prints "Server ready on port N")."""
-    with Child([PY, str(STUDENTS / file), role, "0"]) as proc:
-        yield int(proc.wait_line(r"port (\d+)")[1])
 
 
 @pytest.mark.parametrize("level", ["lab", "strict"])
@@ -183,4 +164,10 @@ def test_fixtures_are_single_files() -> None:
         "Lab2_Good.py",
         "Lab2_OneAtATime.py",
         "Lab2_SendsMalformed.py",
+        "Lab2_SlipA.py",
+        "Lab2_SlipB.py",
+        "Lab2_SlipC.py",
+        "Lab2_SlipD.py",
+        "Lab2_Sophomore.py",
+        "Lab2_Sophomore2.py",
     ]

@@ -55,7 +55,29 @@ def test_relay_and_connect_make_the_client_s_stdio_a_pipe(tmp_path: Path) -> Non
         connect = [sys.executable, str(TOOLS / "connect.py"), "127.0.0.1", str(port), "10.0.0.1", "12002", "Tester"]
         done = subprocess.run(connect, input="hello\n", capture_output=True, text=True, timeout=30)
         assert done.stdout.splitlines() == ["args ['10.0.0.1', '12002', 'Tester']", "got hello"]
+        # A menu-driven client: the config's stdin lines arrive before the checker's input.
+        done = subprocess.run([*connect, "typed first"], input="x\n", capture_output=True, text=True, timeout=30)
+        assert done.stdout.splitlines()[-1] == "got typed first"
         assert wait_for(lambda: relay.stdout and "relay: starting" in relay.stdout.readline())
     finally:
         relay.kill()
         relay.wait()
+
+
+def test_feed_types_the_lines_and_keeps_stdin_open() -> None:
+    program = (
+        "import select, sys; print(input(), input(), flush=True); "
+        "ready = select.select([sys.stdin], [], [], 0.5)[0]; print('open' if not ready else 'eof', flush=True)"
+    )
+    done = subprocess.run(
+        [sys.executable, str(TOOLS / "feed.py"), json.dumps(["2", "12002"]), sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stdout) == (0, "2 12002\nopen\n")
+
+
+def test_feed_passes_the_exit_status_on() -> None:
+    command = [sys.executable, str(TOOLS / "feed.py"), "[]", sys.executable, "-c", "raise SystemExit(7)"]
+    assert subprocess.run(command, timeout=30).returncode == 7

@@ -8,10 +8,12 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from services import roles
 from tests.helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from lablib.grading.config import load_config  # noqa: E402
 
 STARTER = ROOT / "course" / "starter" / "Lab2_NAME.py"
 NOT_WRITTEN = 3
@@ -30,16 +32,15 @@ def not_written(role: str) -> str:
 
 
 def grader_commands() -> list[tuple[str, list[str]]]:
-    """The course config's command for each role, its placeholders filled as the grader fills them."""
-    config = yaml.safe_load((ROOT / "grading" / "grading.yaml").read_text())
+    """The course config's command for each role (read by the grader's own loader), placeholders filled."""
+    config = load_config(ROOT / "grading" / "grading.yaml")
     values = {"{file}": str(STARTER), "{port}": "12345", "{host}": "172.30.1.2", "{name}": "Team7"}
     commands = []
-    for part in config["parts"].values():
-        for role, spec in part.items():
-            words = shlex.split(spec["run"])
-            for key, value in values.items():
-                words = [w.replace(key, value) for w in words]
-            commands.append((role, [sys.executable if w == "python3" else w for w in words]))
+    for spec in config.roles:
+        words = shlex.split(spec.run)
+        for key, value in values.items():
+            words = [w.replace(key, value) for w in words]
+        commands.append((spec.role, [sys.executable if w == "python3" else w for w in words]))
     return commands
 
 

@@ -137,6 +137,22 @@ def test_mentions_whole_names_only() -> None:
     assert judge.mentions("Batman: hi", "Batman")
     assert not judge.mentions("Batmanx: hi", "Batman")
     assert not judge.mentions("xBatman has joined", "Batman")
+    assert not judge.mentions("_Batman has joined", "Batman")
+    # Two notices with no line end between them, read as one.
+    assert judge.mentions("Robin has left. Member count=1Batman has joined. Member count=2", "Batman")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Server: time=10.01 Robin has left. Member count=1Server: time=10.01 Batman has joined. Member count=2",
+        "Server: time=10.01 Batman has joined. Member count=2Server: time=10.01 Robin has left. Member count=1",
+        "Batman joined! Members: 2",
+        "[2 members] Batman joined",
+    ],
+)
+def test_count_about_reads_the_notice_about_the_name_in_notices_run_together(line: str) -> None:
+    assert judge.count_about(line, "Batman", ["Batman", "Robin"]) == 2
 
 
 @pytest.mark.parametrize(

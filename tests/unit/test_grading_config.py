@@ -107,3 +107,77 @@ def test_a_role_in_two_parts_is_refused(tmp_path: Path) -> None:
 def test_not_a_config(tmp_path: Path, text: str) -> None:
     with pytest.raises(GradeError):
         load_config(write(tmp_path, text))
+
+
+COURSE = """\
+parts:
+  part1:
+    title: "Part 1: UDP"
+    total: 5
+    udp-echo-server: {run: "a"}
+  part2:
+    total: 5
+    calc-server: {run: "b", points: {calc.arithmetic: 3}}
+  part3:
+    total: 5
+    bonus: true
+    chat-server: {run: "c"}
+    cases_from: {calc-server: [calc.concurrent-sessions]}
+teams:
+  Team9: {calc-server: {run: "python3 {file}", stdin: [2, "12002"]}}
+"""
+
+
+def test_parts_scale_to_their_totals_and_bonus_cases_are_marked(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, COURSE))
+    per_part: dict[str, float] = {}
+    for spec in config.roles:
+        for case in spec.cases():
+            per_part[spec.part_of(case)] = per_part.get(spec.part_of(case), 0) + spec.points_of(case)
+    assert per_part == pytest.approx({"part1": 5, "part2": 5, "part3": 5})
+    calc = next(s for s in config.roles if s.role == "calc-server")
+    assert calc.part_of("calc.concurrent-sessions") == "part3"
+    assert calc.bonus_cases == {"calc.concurrent-sessions"}
+    assert calc.points_of("calc.arithmetic") == pytest.approx(3 * calc.points_of("calc.quit-ends-session"))
+    assert [p.title for p in config.parts] == ["Part 1: UDP", "part2", "part3"]
+    assert [p.bonus for p in config.parts] == [False, False, True]
+
+
+def test_team_overrides_apply_to_that_team_only(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, COURSE))
+    team9 = {s.role: s for s in config.roles_for("Team9")}
+    assert (team9["calc-server"].run, team9["calc-server"].stdin) == ("python3 {file}", ("2", "12002"))
+    assert team9["chat-server"] == next(s for s in config.roles if s.role == "chat-server")
+    assert config.roles_for("Other") == config.roles
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ("cases_from: {calc-server: [calc.concurrent-sessions]}", "cases_from/calc-server: no case"),
+        ("bonus: yes-please", "bonus: expected true or false"),
+    ],
+)
+def test_bad_part_settings(tmp_path: Path, change: str, words: str) -> None:
+    text = COURSE.replace("cases_from: {calc-server: [calc.concurrent-sessions]}", change)
+    if "cases_from" in change:
+        text = text.replace("[calc.concurrent-sessions]", "[calc.nope]")
+    with pytest.raises(GradeError, match=words):
+        load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("team", "words"),
+    [
+        ("Team9: {tcp-echo-server: {run: x}}", "teams/Team9/tcp-echo-server: not a role of any part"),
+        ("Team9: {calc-server: {stdin: [[1]]}}", "is not a line of text"),
+        ('Team9: {calc-server: {stdin: ["a\\nb"]}}', "is not one line"),
+        ("Team9: {calc-server: {shell: x}}", "teams/Team9/calc-server/shell: unknown key"),
+    ],
+)
+def test_bad_team_overrides(tmp_path: Path, team: str, words: str) -> None:
+    text = COURSE.replace('Team9: {calc-server: {run: "python3 {file}", stdin: [2, "12002"]}}', team)
+    path = write(tmp_path, text)
+    with pytest.raises(GradeError, match=words) as caught:
+        load_config(path)
+    assert f"{path}:15: " in str(caught.value)

@@ -55,7 +55,7 @@ def team(config: Config, status: str = "ok", problems: tuple[str, ...] = ()) -> 
     (spec,) = config.roles
     cases = [CaseResult(name, "lab", name != "calc.concurrent-sessions") for name in spec.cases()]
     role = RoleResult(spec, status, cases, list(problems))
-    return TeamResult(Submission("Kilo", Path("Lab2_Kilo.py"), "/submission/Lab2_Kilo.py", "/submission"), [role])
+    return TeamResult(Submission("Kilo", "Kilo", Path("Lab2_Kilo.py"), "/submission/Lab2_Kilo.py", name="Kilo"), [role])
 
 
 def test_scores_follow_the_points(config: Config) -> None:

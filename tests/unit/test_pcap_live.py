@@ -193,3 +193,49 @@ def test_one_conversation_as_a_pcap_reads_back() -> None:
     again = pcap.decode_frames(pcap.PcapRecords().feed(data), cap.linktype)
     (conv,) = pcap.conversations(again.packets)
     assert conv.title == tcp.title and [ln.data for ln in conv.lines] == [ln.data for ln in tcp.lines]
+
+
+def _frames_to_check() -> list[bytes]:
+    frames = []
+    for path in FIXTURES:
+        with path.open("rb") as f:
+            reader = dpkt.pcap.Reader(f)
+            if reader.datalink() == dpkt.pcap.DLT_EN10MB:
+                frames += [bytes(buf) for _, buf in reader]
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.watch import ChatRoom
+
+    room = ChatRoom(members=4).frames()
+    frames += [next(room) for _ in range(300)]
+    return frames
+
+
+def test_the_ethernet_ipv4_fast_path_reads_exactly_what_dpkt_reads() -> None:
+    import random
+
+    rng = random.Random(15)
+    frames = _frames_to_check()
+    variants = list(frames)
+    for frame in frames:  # cut short, padded, a flipped byte in the headers: same verdict either way
+        variants.append(frame[: rng.randrange(1, len(frame) + 1)])
+        variants.append(frame + b"\0" * rng.randrange(1, 20))
+        at = rng.randrange(12, min(len(frame), 60))
+        variants.append(frame[:at] + bytes([frame[at] ^ (1 << rng.randrange(8))]) + frame[at + 1 :])
+    fast_used = 0
+    for i, frame in enumerate(variants):
+        fast = pcap.decode._ethernet_ipv4(i, 1.0, frame)
+        slow = _dpkt_only(i, frame)
+        if fast is not None:
+            fast_used += 1
+            assert fast == slow, (i, frame.hex())
+    assert fast_used > len(frames)  # the fast path did the common case
+
+
+def _dpkt_only(number: int, frame: bytes):
+    """decode_frame with the fast path switched off."""
+    original = pcap.decode._ethernet_ipv4
+    pcap.decode._ethernet_ipv4 = lambda *_: None
+    try:
+        return pcap.decode_frame(number, 1.0, frame, dpkt.pcap.DLT_EN10MB)
+    finally:
+        pcap.decode._ethernet_ipv4 = original

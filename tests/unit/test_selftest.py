@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from lablib import selftest  # noqa: E402
 from lablib.grading import RoleResult, TeamResult, load_config  # noqa: E402
 from lablib.grading.config import DEFAULT_CONFIG  # noqa: E402
+from lablib.grading.reports import fmt  # noqa: E402
 
 from services.check.core import CaseResult  # noqa: E402
 
@@ -54,12 +55,15 @@ def test_a_teams_result_as_printed(tmp_path: Path) -> None:
     )
     client_result = RoleResult(client, cases=[CaseResult(name, "lab", True) for name in client.cases()])
     lines = selftest.role_lines(TeamResult(sub, [server_result, client_result]))
-    assert lines[1] == f"calc-server (calc): 1 / {server_result.max_total:g}"
+    # The course's points (grading.yaml's part totals scale each case's weight).
+    one = fmt(server.points_of(first))
+    assert lines[1] == f"calc-server ({server.part}): {one} / {fmt(server_result.max_total)}"
     assert lines[2] == "  command: python3 /submission/Lab2_NAME.py calc-server 12002"
     assert lines[3:6] == ["  output:  line 2", "  output:  line 3", "  output:  last line"]
-    assert lines[6] == f"  pass    {first} (1/1)"
-    assert lines[7] == f"  FAIL    {second} (0/{server.points_of(second):g}): got 55, expected 54"
+    assert lines[6] == f"  pass    {first} ({one}/{one})"
+    assert lines[7] == f"  FAIL    {second} (0/{fmt(server.points_of(second))}): got 55, expected 54"
     assert lines[8].startswith("  not run ")
-    client_at = lines.index(f"calc-client (calc): {client_result.max_total:g} / {client_result.max_total:g}")
+    full = fmt(client_result.max_total)
+    client_at = lines.index(f"calc-client ({client.part}): {full} / {full}")
     assert lines[client_at + 1] == "  command: python3 /submission/Lab2_NAME.py calc-client '{host}' 12002 '{name}'"
     assert not any(line.startswith("  output:") for line in lines[client_at:])  # full marks: no output shown

@@ -6,6 +6,7 @@ import itertools
 import json
 import shutil
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -307,11 +308,16 @@ def test_scripts_lab_grade_writes_the_report_its_class_page_links(
     class Grader:
         def __init__(self, *args: object) -> None:
             self.run_id = "slgrade-test"
+            self.lock = types.SimpleNamespace(release=lambda: None)
+
+        def preflight(self) -> None:
+            pass
 
     monkeypatch.setattr(cli, "grade_client", lambda jobs: None)
     monkeypatch.setattr(cli, "Grader", Grader)
     monkeypatch.setattr(cli, "grade_class", lambda grader, submissions, jobs: [])
-    monkeypatch.setattr(cli.sandbox, "sweep", lambda client, run_id: [])
+    monkeypatch.setattr(cli, "sweep_earlier_runs", lambda client: None)
+    monkeypatch.setattr(cli, "clean_up", lambda client, grader: None)
     make_similar.build(tmp_path / "class")
     assert cli.main([str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--no-build"]) == 0
     assert '<a href="similar.html">similarity report</a>' in (tmp_path / "out" / "index.html").read_text()

@@ -112,11 +112,11 @@ def graded_team(config: Config, sub: Submission) -> TeamResult:
         RoleResult(server, cases=[ok], problems=["ran out of memory"], output="out", pcap="calc-server.pcap"),
         RoleResult(client, status="exited (status 1)", cases=[bad], check_seconds=1.25),
     ]
-    return TeamResult(sub, roles=roles, error="", seconds=12.5)
+    return TeamResult(sub, roles=roles, error="", seconds=12.5, parts=config.parts)
 
 
 def test_a_team_result_crosses_as_json_unchanged(config: Config, tmp_path: Path) -> None:
-    sub = Submission("Ada", tmp_path / "Lab2_Ada.py", "/submission/Lab2_Ada.py", "/submission")
+    sub = Submission("Ada", "Ada", tmp_path / "Lab2_Ada.py", "/submission/Lab2_Ada.py", name="Ada")
     team = graded_team(config, sub)
     doc = json.loads(json.dumps(teamdoc.to_document(team)))
     back = teamdoc.from_document(doc, sub, config)
@@ -125,11 +125,11 @@ def test_a_team_result_crosses_as_json_unchanged(config: Config, tmp_path: Path)
 
 
 def test_the_submission_crosses_without_its_manager_path(tmp_path: Path) -> None:
-    sub = Submission("Ada", tmp_path / "Lab2_Ada.py", "/submission/Lab2_Ada.py", "/submission")
+    sub = Submission("Ada", "Ada", tmp_path / "Lab2_Ada.py", "/submission/Lab2_Ada.py", name="Ada")
     fields = teamdoc.submission_fields(sub)
     assert str(tmp_path) not in json.dumps(fields)
     node_path = Path("/var/tmp/x/input/submission") / fields.pop("path_name")
-    assert Submission(**fields, path=node_path) == Submission("Ada", node_path, sub.file, sub.dir)
+    assert Submission(**fields, path=node_path) == Submission("Ada", "Ada", node_path, sub.file, name="Ada")
 
 
 @pytest.mark.parametrize(
@@ -142,7 +142,7 @@ def test_the_submission_crosses_without_its_manager_path(tmp_path: Path) -> None
     ],
 )
 def test_a_document_that_does_not_fit_the_config_is_refused(config: Config, tmp_path: Path, edit, message) -> None:
-    sub = Submission("Ada", tmp_path / "Lab2_Ada.py", "/submission/Lab2_Ada.py", "/submission")
+    sub = Submission("Ada", "Ada", tmp_path / "Lab2_Ada.py", "/submission/Lab2_Ada.py", name="Ada")
     doc = teamdoc.to_document(graded_team(config, sub))
     edit(doc)
     with pytest.raises(ValueError, match=message):

@@ -31,9 +31,9 @@ def tools_mount() -> dict[str, dict[str, str]]:
     return {str(TOOLS_HOST_DIR): {"bind": TOOLS_DIR, "mode": "ro"}}
 
 
-def relay_mount() -> dict[str, dict[str, str]]:
-    """Only the relay goes into a student's container: nothing else of the grader is there to read."""
-    return {str(TOOLS_HOST_DIR / "relay.py"): {"bind": f"{TOOLS_DIR}/relay.py", "mode": "ro"}}
+def tool_mount(name: str) -> dict[str, dict[str, str]]:
+    """One tool for a student's container: nothing else of the grader is there to read."""
+    return {str(TOOLS_HOST_DIR / name): {"bind": f"{TOOLS_DIR}/{name}", "mode": "ro"}}
 
 
 def relay_argv(command: list[str]) -> list[str]:
@@ -41,12 +41,17 @@ def relay_argv(command: list[str]) -> list[str]:
     return ["python3", f"{TOOLS_DIR}/relay.py", str(RELAY_PORT), *command]
 
 
+def feed_argv(lines: tuple[str, ...], command: list[str]) -> list[str]:
+    """A server role's entrypoint when its team's program wants ``lines`` typed first."""
+    return ["python3", f"{TOOLS_DIR}/feed.py", json.dumps(list(lines)), *command]
+
+
 def job(spec: RoleSpec, ip: str, checker_ip: str, timeouts: Timeouts) -> dict[str, Any]:
     """The checker's command line for one role (``ip``: the role's own address)."""
     argv = ["python3", "-m", "services", "check", spec.role, "--level", spec.level, "--json"]
     if spec.is_client:
         connect = ["python3", f"{TOOLS_DIR}/connect.py", ip, str(RELAY_PORT)]
-        cmd = shlex.join([*connect, "{host}", "{port}", "{name}"])
+        cmd = shlex.join([*connect, "{host}", "{port}", "{name}", *spec.stdin])
         argv += ["--listen", checker_ip, "--port", str(spec.port), "--cmd", cmd]
         if spec.duration is not None:
             argv += ["--duration", f"{spec.duration:g}"]
@@ -60,6 +65,11 @@ def job(spec: RoleSpec, ip: str, checker_ip: str, timeouts: Timeouts) -> dict[st
     if not spec.is_client:
         entry["go"] = timeouts.listen + CHECKER_SLACK  # s to wait for the go-file
     return entry
+
+
+def team_time_limit(specs: tuple[RoleSpec, ...], timeouts: Timeouts) -> float:
+    """The longest a team's grading may take once its containers run (checker included)."""
+    return max((s.check_timeout(timeouts) for s in specs), default=0) + timeouts.listen + CHECKER_SLACK
 
 
 def time_limit(jobs: list[dict[str, Any]], timeouts: Timeouts) -> float:

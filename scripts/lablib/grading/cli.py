@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,16 @@ from .. import common, sandbox
 from .config import DEFAULT_CONFIG, Config, GradeError, load_config
 from .reports import fmt, write_summary, write_team
 from .results import TeamResult
-from .run import Grader
+from .run import RUN_PREFIX, Grader
 from .submissions import Submission, find_submissions
 
+#: Signals that stop a run (each then cleans up like Ctrl-C).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Seconds an interrupted run waits for its teams to remove what they made, before sweeping by label.
+IDLE_TIMEOUT = 90.0
+#: Memory (MB) the grader counts per holder and per checker container, and leaves to the rest of the machine.
+HOLDER_MB, CHECKER_MB, MEMORY_RESERVE_MB = 64, 256, 512
+MEMINFO = Path("/proc/meminfo")
 #: Seconds between two progress updates while no team finishes.
 PROGRESS_TICK = 1.0
 #: Docker API connections per team graded at once (holders, programs, checker, exec calls).
@@ -85,6 +94,26 @@ def default_jobs() -> int:
     return 2 * (os.cpu_count() or 1)
 
 
+def available_memory_mb(meminfo: Path = MEMINFO) -> int | None:
+    """The kernel's estimate of memory available to new work (MemAvailable), or None where unknown."""
+    with suppress(OSError, ValueError, AttributeError):
+        match = re.search(r"^MemAvailable:\s+(\d+) kB", meminfo.read_text(), re.M)
+        return int(match.group(1)) // 1024  # type: ignore[union-attr]
+    return None
+
+
+def team_memory_mb(config: Config) -> int:
+    """What one team graded at once may hold: each role's program and holder, and the checker."""
+    return len(config.roles) * (config.limits.memory_mb + HOLDER_MB) + CHECKER_MB
+
+
+def memory_jobs(config: Config, wanted: int, available: int | None) -> int:
+    """``wanted``, or fewer so that the teams graded at once fit in the available memory (at least 1)."""
+    if available is None:
+        return wanted
+    return max(1, min(wanted, (available - MEMORY_RESERVE_MB) // team_memory_mb(config)))
+
+
 def grade_client(jobs: int) -> Any:
     """A Docker client for many threads: a connection pool per job and a time limit on every API call."""
     import docker
@@ -99,6 +128,46 @@ def summary_lines(teams: list[TeamResult]) -> Iterator[str]:
         bad = [r.spec.role + (f" ({r.status})" if r.status != "ok" else "") for r in t.roles if r.total < r.max_total]
         note = t.error or ("missed: " + ", ".join(bad) if bad else "all passed")
         yield f"{t.submission.team:<{width}}  {fmt(t.score):>5} / {fmt(t.max_score):<5} {note}"
+
+
+def sweep_earlier_runs(client: Any) -> None:
+    """Remove what earlier runs on this machine left when they were killed outright (their lock is free)."""
+    swept, problems = sandbox.sweep_abandoned(client, RUN_PREFIX)
+    if swept:
+        common.log(f"removed what earlier runs left: {', '.join(swept)}")
+    if problems:
+        common.log("could not remove: " + "; ".join(problems))
+
+
+def clean_up(client: Any, grader: Grader) -> None:
+    """Stop every team, let each remove what it made, then sweep the run's label. Nothing interrupts it."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        grader.stop.set()
+        if not grader.wait_idle(IDLE_TIMEOUT):
+            quiet_log(f"some teams were still being graded after {IDLE_TIMEOUT:g} s; removing their containers")
+        left = sandbox.sweep(client, grader.run_id)
+        if left:
+            quiet_log("could not remove: " + "; ".join(left))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def quiet_log(message: str) -> None:
+    """Log, unless the terminal is gone (SIGHUP after an ssh drop): cleaning up matters more."""
+    with suppress(OSError):
+        common.log(message)
+
+
+def check_team_names(config: Config, submissions: list[Submission]) -> None:
+    """Every team the config's ``teams:`` names must be in the class (a typo would silently not apply)."""
+    known = {s.name for s in submissions} | {s.folder for s in submissions}
+    missing = sorted(set(config.teams) - known)
+    if missing:
+        raise GradeError(
+            f"{config.source}: teams/{missing[0]}: no such team in the class (teams: the name after Lab2_)"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -137,29 +206,38 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         submissions = find_submissions(args.folder, config.program_pattern)
+        check_team_names(config, submissions)
         image = common.IMAGE if args.no_build else common.ensure_images()
         client = grade_client(args.jobs)
     except (GradeError, common.LabError) as exc:
         print(f"scripts/lab grade: {exc}", file=sys.stderr)
         return 2
+    jobs = memory_jobs(config, args.jobs, available_memory_mb())
+    if jobs < args.jobs:
+        common.log(f"grading {jobs} at a time, not {args.jobs}: each team may take {team_memory_mb(config)} MB")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     grader = Grader(client, config, out, image)
+    sweep_earlier_runs(client)
     common.log(
-        f"grading {len(submissions)} submissions with {config.source}, {args.jobs} at a time "
+        f"grading {len(submissions)} submissions with {config.source}, {jobs} at a time, run {grader.run_id} "
         f"(sandbox: {config.limits.describe()}) ..."
     )
-    # A CI job's timeout or `kill` sends SIGTERM: unwind like Ctrl-C so the sweep below still runs.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # A CI job's timeout, `kill` (SIGTERM) or a dropped ssh session (SIGHUP): unwind like Ctrl-C.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.default_int_handler)
     try:
-        teams = grade_class(grader, submissions, args.jobs)
+        grader.preflight()
+        teams = grade_class(grader, submissions, jobs)
     except KeyboardInterrupt:
-        common.log("interrupted: removing the containers and networks of this run ...")
+        quiet_log("interrupted: removing the containers and networks of this run (signals ignored until done) ...")
         return 130
+    except sandbox.SandboxError as exc:
+        quiet_log(f"stopped, nothing graded: the sandbox could not be set up: {exc}")
+        return 2
     finally:
-        left = sandbox.sweep(client, grader.run_id)
-        if left:
-            common.log("could not remove: " + "; ".join(left))
+        clean_up(client, grader)
+        grader.lock.release()
     return finish_report(args, config, out, teams, time.monotonic() - started)
 
 

@@ -1,23 +1,30 @@
-"""The grading config (grading/grading.yaml): how to start each role of a submission and what each case is worth.
+"""The TA's grading config (``--config``, default grading/grading.yaml): parts, roles, points, limits, teams.
 
 Every key is checked: an unknown key, a wrong type or an out-of-range value is
 a ``GradeError`` naming the key and its line, and nothing is graded. The
 roles' facts (port, transport, client or server) come from the catalogue,
-``services/roles.py``.
+``services/roles.py``. Points: each case is worth its role's points (default
+``points:``); a part with ``total:`` scales its cases to that total; a
+``bonus: true`` part adds to the score but not to the maximum; ``cases_from:``
+counts cases of a role configured in another part in this one (the course's
+"several clients at once" belongs to Part 3, its calculator to Part 2).
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .. import common, fingerprint, sandbox
+from .yamlinput import GradeError, Where, mapping, number, numbers, read_yaml, text, text_list
 
 sys.path.insert(0, str(common.ROOT))
 from services import roles  # noqa: E402
 from services.check.core import LEVELS, cases_for  # noqa: E402
+
+__all__ = ["GradeError", "Config", "PartSpec", "RoleSpec", "Similarity", "Timeouts", "TeamOverride", "load_config"]
 
 DEFAULT_CONFIG = common.ROOT / "grading" / "grading.yaml"
 DEFAULT_PROGRAM_PATTERN = "Lab2_*.py"
@@ -33,12 +40,13 @@ LIMIT_RANGES: dict[str, tuple[float, float]] = {
 TIMEOUT_RANGES: dict[str, tuple[float, float]] = {"listen": (1, 300), "check": (5, 1800)}
 DURATION_RANGE = (1.0, 600.0)
 POINTS_RANGE = (0.0, 1000.0)
-TOP_KEYS = ("level", "points", "program_pattern", "limits", "timeouts", "similarity", "parts")
+#: A team's stdin lines: how many, how long (a menu's answers, not a data file).
+STDIN_MAX_LINES, STDIN_MAX_CHARS = 20, 200
+RUN_MAX_CHARS = 1000
+TOP_KEYS = ("level", "points", "program_pattern", "limits", "timeouts", "similarity", "parts", "teams")
+PART_KEYS = ("title", "total", "bonus", "cases_from")
 ROLE_KEYS = ("run", "points", "port", "level", "duration", "check_args")
-
-
-class GradeError(Exception):
-    """A problem with the grader's input (config, folder): reported to the TA, nothing is run."""
+TEAM_ROLE_KEYS = ("run", "stdin")
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,25 @@ class Similarity:
 
 
 @dataclass(frozen=True)
+class PartSpec:
+    name: str
+    title: str
+    #: The part's points: its cases' points scaled to this (None: their plain sum).
+    total: float | None = None
+    #: Adds to a team's score, not to its maximum.
+    bonus: bool = False
+
+
+@dataclass(frozen=True)
+class TeamOverride:
+    """How one team's program starts for one role, when it does not follow the class's convention."""
+
+    run: str | None = None
+    #: Lines written to the program's stdin at its start (a menu's answers); stdin stays open after them.
+    stdin: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RoleSpec:
     part: str
     role: str
@@ -70,10 +97,17 @@ class RoleSpec:
     run: str
     port: int
     level: str
+    #: Points of each case (after a part's ``total`` scaled them); others are worth ``default_points``.
     points: dict[str, float]
     default_points: float
     duration: float | None = None
     check_args: tuple[str, ...] = ()
+    #: Cases that count in another part than ``part`` (a part's ``cases_from``).
+    case_parts: dict[str, str] = field(default_factory=dict)
+    #: Lines written to the program's stdin at its start (per team, from ``teams:``).
+    stdin: tuple[str, ...] = ()
+    #: Cases whose part is a bonus: they add to a score, not to its maximum.
+    bonus_cases: frozenset[str] = frozenset()
 
     @property
     def catalogue(self) -> roles.Role:
@@ -94,6 +128,9 @@ class RoleSpec:
     def points_of(self, case: str) -> float:
         return self.points.get(case, self.default_points)
 
+    def part_of(self, case: str) -> str:
+        return self.case_parts.get(case, self.part)
+
     def check_timeout(self, timeouts: Timeouts) -> float:
         return (self.duration or 0) + CLIENT_SLACK if self.is_client else timeouts.check
 
@@ -106,85 +143,19 @@ class Config:
     #: In a team's folder, the program {file} names (a glob pattern).
     program_pattern: str = DEFAULT_PROGRAM_PATTERN
     similarity: Similarity = field(default_factory=Similarity)
+    parts: tuple[PartSpec, ...] = ()
+    #: Team (as in its file name after Lab2_, or its folder) -> role -> how that team's program starts.
+    teams: dict[str, dict[str, TeamOverride]] = field(default_factory=dict)
     #: Where it was read from (shown in the reports).
     source: str = ""
 
-
-# -- reading YAML with line numbers ------------------------------------------------------------------------
-
-
-class Where:
-    """Turns a key path into ``file:line: a/b/c`` using the YAML nodes' marks."""
-
-    def __init__(self, path: Path, lines: dict[tuple[str, ...], int]) -> None:
-        self.path, self.lines = path, lines
-
-    def __call__(self, *keys: str) -> str:
-        for n in range(len(keys), -1, -1):
-            if keys[:n] in self.lines:
-                line = self.lines[keys[:n]]
-                break
-        else:
-            line = 1
-        return f"{self.path}:{line}: {'/'.join(keys) or '(top)'}"
-
-
-def _key_lines(node: Any, prefix: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
-    import yaml
-
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            path = (*prefix, str(key.value))
-            out[path] = key.start_mark.line + 1
-            _key_lines(value, path, out)
-
-
-def read_yaml(path: Path) -> tuple[Any, Where]:
-    import yaml
-
-    try:
-        text = path.read_text()
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise GradeError(f"cannot read {path}: {exc}") from exc
-    lines: dict[tuple[str, ...], int] = {}
-    _key_lines(node, (), lines)
-    return data, Where(path, lines)
-
-
-# -- checking values ----------------------------------------------------------------------------------------
-
-
-def mapping(value: Any, at: Where, keys: tuple[str, ...], known: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """``value`` (at ``keys``) as a mapping with string keys, each in ``known`` if given."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise GradeError(f"{at(*keys)}: expected a mapping, got {type(value).__name__}")
-    if known is not None:
-        unknown = sorted(str(k) for k in value if k not in known)
-        if unknown:
-            raise GradeError(f"{at(*keys, unknown[0])}: unknown key (known: {', '.join(known)})")
-    return {str(k): v for k, v in value.items()}
-
-
-def number(value: Any, where: str, bounds: tuple[float, float], kind: type = float) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not float(value).is_integer()):
-        raise GradeError(f"{where}: expected {'a whole number' if kind is int else 'a number'}, got {value!r}")
-    low, high = bounds
-    if not low <= value <= high:
-        raise GradeError(f"{where}: {value!r} is out of range ({low:g} to {high:g})")
-    return kind(value)
-
-
-def _numbers(
-    section: dict[str, Any], ranges: dict[str, tuple[float, float]], kinds: dict[str, type], at: Any, key: str
-):
-    return {k: number(v, at(key, k), ranges[k], kinds[k]) for k, v in section.items()}
-
-
-# -- the config ----------------------------------------------------------------------------------------------
+    def roles_for(self, *names: str) -> tuple[RoleSpec, ...]:
+        """The roles as a team known by any of ``names`` runs them (its ``teams:`` entry applied)."""
+        override = next((self.teams[n] for n in names if n in self.teams), {})
+        return tuple(
+            replace(s, run=override[s.role].run or s.run, stdin=override[s.role].stdin) if s.role in override else s
+            for s in self.roles
+        )
 
 
 def load_config(path: Path) -> Config:
@@ -202,23 +173,109 @@ def load_config(path: Path) -> Config:
     pattern = top.get("program_pattern", DEFAULT_PROGRAM_PATTERN)
     if not isinstance(pattern, str) or not pattern or "/" in pattern:
         raise GradeError(f"{at('program_pattern')}: expected a file name pattern such as {DEFAULT_PROGRAM_PATTERN}")
-    specs = [
-        role_spec(at, part, role, spec, level, default_points)
-        for part, role_map in mapping(top["parts"], at, ("parts",)).items()
-        for role, spec in mapping(role_map, at, ("parts", part)).items()
-    ]
+    parts, specs = read_parts(top["parts"], at, level, default_points)
+    return Config(
+        roles=tuple(specs),
+        limits=sandbox.Limits(**numbers(limits, LIMIT_RANGES, limit_kinds, at, "limits")),
+        timeouts=Timeouts(**numbers(timeouts, TIMEOUT_RANGES, dict.fromkeys(TIMEOUT_RANGES, float), at, "timeouts")),
+        program_pattern=pattern,
+        similarity=similarity(top.get("similarity"), at),
+        parts=parts,
+        teams=read_teams(top.get("teams"), at, {s.role for s in specs}),
+        source=str(path),
+    )
+
+
+def read_parts(value: Any, at: Where, level: str, default: float) -> tuple[tuple[PartSpec, ...], list[RoleSpec]]:
+    """The parts and their roles, each case's part settled and its points scaled to its part's total."""
+    parts, specs, moves = [], [], []
+    for name, body in mapping(value, at, ("parts",)).items():
+        section = mapping(body, at, ("parts", name))
+        settings = {k: v for k, v in section.items() if k in PART_KEYS}
+        total = settings.get("total")
+        parts.append(
+            PartSpec(
+                name=name,
+                title=text(settings.get("title", name), at("parts", name, "title"), 200),
+                total=None if total is None else number(total, at("parts", name, "total"), POINTS_RANGE),
+                bonus=settings.get("bonus", False) is True,
+            )
+        )
+        if not isinstance(settings.get("bonus", False), bool):
+            raise GradeError(f"{at('parts', name, 'bonus')}: expected true or false")
+        for role, spec in section.items():
+            if role not in PART_KEYS:
+                specs.append(role_spec(at, name, role, spec, level, default))
+        cases_from = mapping(settings.get("cases_from"), at, ("parts", name, "cases_from"))
+        moves += [(name, role, cases) for role, cases in cases_from.items()]
     seen = [s.role for s in specs]
     twice = sorted({r for r in seen if seen.count(r) > 1})
     if twice:
         raise GradeError(f"{at('parts')}: role {twice[0]} appears in more than one part")
-    return Config(
-        roles=tuple(specs),
-        limits=sandbox.Limits(**_numbers(limits, LIMIT_RANGES, limit_kinds, at, "limits")),
-        timeouts=Timeouts(**_numbers(timeouts, TIMEOUT_RANGES, dict.fromkeys(TIMEOUT_RANGES, float), at, "timeouts")),
-        program_pattern=pattern,
-        similarity=similarity(top.get("similarity"), at),
-        source=str(path),
-    )
+    specs = move_cases(specs, moves, at)
+    return tuple(parts), scale_points(specs, parts, at)
+
+
+def move_cases(specs: list[RoleSpec], moves: list[tuple[str, str, Any]], at: Where) -> list[RoleSpec]:
+    """Apply each part's ``cases_from: {ROLE: [CASE, ...]}``: those cases count in that part."""
+    by_role = {s.role: s for s in specs}
+    for part, role, cases in moves:
+        where = at("parts", part, "cases_from", role)
+        if role not in by_role:
+            raise GradeError(f"{where}: {role} is not configured in any part")
+        spec = by_role[role]
+        names = text_list(cases, where, max_items=100, max_chars=100)
+        unknown = sorted(set(names) - set(spec.cases()))
+        if unknown:
+            raise GradeError(f"{where}: no case {unknown[0]} at level {spec.level}; cases: {', '.join(spec.cases())}")
+        taken = sorted(c for c in names if c in spec.case_parts)
+        if taken:
+            raise GradeError(f"{where}: case {taken[0]} already counts in part {spec.case_parts[taken[0]]}")
+        by_role[role] = replace(spec, case_parts={**spec.case_parts, **dict.fromkeys(names, part)})
+    return [by_role[s.role] for s in specs]
+
+
+def scale_points(specs: list[RoleSpec], parts: list[PartSpec], at: Where) -> list[RoleSpec]:
+    """Every case's points written out; a part with a ``total`` gets its cases scaled to it."""
+    weight = {(s.role, c): s.points_of(c) for s in specs for c in s.cases()}
+    factor = {}
+    for part in parts:
+        if part.total is not None:
+            weights = sum(w for (role, c), w in weight.items() if _spec(specs, role).part_of(c) == part.name)
+            if weights == 0:
+                raise GradeError(f"{at('parts', part.name, 'total')}: the part has no case worth points to scale")
+            factor[part.name] = part.total / weights
+    bonus = {p.name for p in parts if p.bonus}
+    return [
+        replace(
+            s,
+            points={c: weight[(s.role, c)] * factor.get(s.part_of(c), 1.0) for c in s.cases()},
+            bonus_cases=frozenset(c for c in s.cases() if s.part_of(c) in bonus),
+        )
+        for s in specs
+    ]
+
+
+def _spec(specs: list[RoleSpec], role: str) -> RoleSpec:
+    return next(s for s in specs if s.role == role)
+
+
+def read_teams(value: Any, at: Where, configured: set[str]) -> dict[str, dict[str, TeamOverride]]:
+    """``teams: {TEAM: {ROLE: {run, stdin}}}``: how a team that did not follow the convention starts."""
+    teams: dict[str, dict[str, TeamOverride]] = {}
+    for team, body in mapping(value, at, ("teams",)).items():
+        teams[team] = {}
+        for role, spec in mapping(body, at, ("teams", team)).items():
+            keys = ("teams", team, role)
+            if role not in configured:
+                raise GradeError(f"{at(*keys)}: not a role of any part (roles: {', '.join(sorted(configured))})")
+            settings = mapping(spec, at, keys, TEAM_ROLE_KEYS)
+            run = settings.get("run")
+            teams[team][role] = TeamOverride(
+                run=None if run is None else text(run, at(*keys, "run"), RUN_MAX_CHARS),
+                stdin=text_list(settings.get("stdin", []), at(*keys, "stdin"), STDIN_MAX_LINES, STDIN_MAX_CHARS),
+            )
+    return teams
 
 
 def similarity(value: Any, at: Where) -> Similarity:
@@ -238,10 +295,10 @@ def similarity(value: Any, at: Where) -> Similarity:
 def role_spec(at: Where, part: str, role: str, value: Any, level: str, default: float) -> RoleSpec:
     keys = ("parts", part, role)
     if role not in {r.name for r in roles.CHECKED}:
-        raise GradeError(f"{at(*keys)}: unknown role; roles: {', '.join(r.name for r in roles.CHECKED)}")
-    spec = mapping(value, at, (*keys,), ROLE_KEYS)
-    run = spec.get("run")
-    if not isinstance(run, str) or not run.strip():
+        known = ", ".join([*(r.name for r in roles.CHECKED), *PART_KEYS])
+        raise GradeError(f"{at(*keys)}: unknown role or part setting; known: {known}")
+    spec = mapping(value, at, keys, ROLE_KEYS)
+    if "run" not in spec:
         raise GradeError(f"{at(*keys, 'run')}: the command template (e.g. python3 {{file}} {role} {{port}}) is missing")
     role_level = spec.get("level", level)
     if role_level not in LEVELS:
@@ -263,7 +320,7 @@ def role_spec(at: Where, part: str, role: str, value: Any, level: str, default: 
     return RoleSpec(
         part=part,
         role=role,
-        run=run,
+        run=text(spec["run"], at(*keys, "run"), RUN_MAX_CHARS),
         port=number(spec.get("port", roles.server_port(role)), at(*keys, "port"), (1, 65535), int),
         level=role_level,
         points={k: number(v, at(*keys, "points", k), POINTS_RANGE) for k, v in points.items()},

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .. import common
-from .config import RoleSpec
+from .config import PartSpec, RoleSpec
 from .submissions import Submission
 
 sys.path.insert(0, str(common.ROOT))
@@ -36,11 +37,24 @@ class RoleResult:
 
     @property
     def max_total(self) -> float:
+        """Every point the role can earn, bonus cases included."""
         return sum(self.spec.points_of(c) for c in self.spec.cases())
+
+    @property
+    def required_total(self) -> float:
+        """The role's share of a team's maximum: its cases outside bonus parts."""
+        return sum(self.spec.points_of(c) for c in self.spec.cases() if c not in self.spec.bonus_cases)
 
     def notes(self) -> list[str]:
         """Why the role lost points beyond its cases: its status if not ok, then the program's problems."""
         return ([self.status] if self.status != "ok" else []) + self.problems
+
+
+@dataclass
+class PartScore:
+    part: PartSpec
+    score: float = 0.0
+    max_score: float = 0.0
 
 
 @dataclass
@@ -49,6 +63,8 @@ class TeamResult:
     roles: list[RoleResult] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
+    #: The config's parts (their titles, totals and which are a bonus).
+    parts: tuple[PartSpec, ...] = ()
 
     @property
     def score(self) -> float:
@@ -56,12 +72,37 @@ class TeamResult:
 
     @property
     def max_score(self) -> float:
-        return sum(r.max_total for r in self.roles)
+        """The maximum without bonus parts (a bonus adds to ``score`` only)."""
+        return sum(r.required_total for r in self.roles)
+
+    def part_scores(self) -> list[PartScore]:
+        """Score and maximum of each part, in the config's order."""
+        scores = {p.name: PartScore(p) for p in self.parts}
+        for role in self.roles:
+            for name in role.spec.cases():
+                part = scores.setdefault(role.spec.part_of(name), PartScore(PartSpec(role.spec.part_of(name), "")))
+                part.max_score += role.spec.points_of(name)
+            for case in role.cases:
+                scores[role.spec.part_of(case.name)].score += role.score(case)
+        return list(scores.values())
 
     def notes(self) -> list[str]:
         """One list for every report: the grader's error, then each role's status and problems."""
         found = [self.error] if self.error else []
         return found + [f"{r.spec.role}: {note}" for r in self.roles for note in r.notes()]
+
+
+#: Every team's files go under OUT/teams/, so no team name can reach a class file (index.html, summary.json).
+TEAMS_DIR = "teams"
+
+
+def team_folder(out: Path, submission: Submission) -> Path:
+    return out / TEAMS_DIR / submission.folder
+
+
+def team_link(submission: Submission) -> str:
+    """The team's folder relative to the class files (for links)."""
+    return f"{TEAMS_DIR}/{submission.folder}"
 
 
 def unchecked(spec: RoleSpec, reason: str) -> list[CaseResult]:

@@ -11,23 +11,39 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import common, sandbox
 from . import checker
 from .config import Config, RoleSpec
+from .names import printable_text
 from .network import SubnetPool, TeamNetwork
-from .results import RoleResult, TeamResult, unchecked
+from .results import RoleResult, TeamResult, team_folder, unchecked
 from .submissions import Submission, fill
 
 #: A server binds this address ({host} of a server role).
 SERVER_BIND = "0.0.0.0"
 LISTEN_POLL = 0.25
+CHECKER_POLL = 0.5
+#: The grader's run ids (and so its containers' and networks' owner label) start with this.
+RUN_PREFIX = sandbox.GRADE_PREFIX
+#: Seconds a team's containers outlive the team's own time limit before they end by themselves.
+LIFETIME_MARGIN = 30.0
+#: Megabytes of captures kept per team (split between its roles, at least CAPTURE_MIN_MB each).
+TEAM_CAPTURE_MB = 64
+CAPTURE_MIN_MB = 4
+
+
+class Stopped(Exception):
+    """The run was interrupted: the team stops where it is."""
+
+
 #: Roles of one team started at once.
 START_WORKERS = 4
 
@@ -42,33 +58,93 @@ class Placed:
 
 
 class Grader:
-    def __init__(self, client: Any, config: Config, out: Path, image: str) -> None:
+    def __init__(self, client: Any, config: Config, out: Path, image: str, student_image: str | None = None) -> None:
+        """``image``: the lab image (holders, capture, checker); ``student_image``: the teams' programs (default:
+        the student image built beside ``image``), which holds nothing of socklab."""
         self.client = client
         self.config = config
         self.out = out
         self.image = image
-        self.run_id = f"slgrade-{secrets.token_hex(3)}"
-        self.labels = {sandbox.OWNER_LABEL: self.run_id}
+        self.student_image = student_image or common.student_image_of(image)
+        self.run_id = f"{RUN_PREFIX}{secrets.token_hex(3)}"
+        self.labels = {sandbox.OWNER_LABEL: self.run_id, sandbox.HOST_LABEL: sandbox.host_name()}
+        # Held for as long as this grader lives (released by the kernel however the process ends): another
+        # run's sweep of dead runs' leftovers leaves this one's alone, whoever uses it (cli, selftest, tests).
+        self.lock = sandbox.RunLock(self.run_id)
         self.subnets = SubnetPool(client)
+        #: Set when the run is interrupted: each team stops at its next step and removes what it made.
+        self.stop = threading.Event()
+        self._active = 0
+        self._idle = threading.Condition()
+        # Every container of a team ends by itself after this, should the grader be killed outright.
+        self.lifetime = checker.team_time_limit(config.roles, config.timeouts) + LIFETIME_MARGIN
+        #: Each role's capture cap: a team's captures together stay under TEAM_CAPTURE_MB.
+        self.capture_mb = max(CAPTURE_MIN_MB, TEAM_CAPTURE_MB // max(1, len(config.roles)))
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no team is being graded (after ``stop``); False if some still are after ``timeout`` s."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
+
+    def _step(self) -> None:
+        """Between two steps of a team: give up if the run was interrupted."""
+        if self.stop.is_set():
+            raise Stopped("the run was interrupted")
+
+    def preflight(self) -> None:
+        """Set up one empty sandbox the grader's way and remove it: a firewall that cannot be installed
+        (FirewallError) or an engine that refuses the settings stops the run before any team is graded."""
+        resources = sandbox.Resources(self.client)
+        network: TeamNetwork | None = None
+        try:
+            network = self.subnets.create(f"{self.run_id}-preflight", self.labels, resources)
+            sandbox.start_holder(
+                self.client,
+                resources,
+                name=f"{self.run_id}-preflight-net",
+                network=network.name,
+                ip=network.role_ip(0),
+                subnet=network.subnet,
+                labels=self.labels,
+                lifetime=self.lifetime,
+                image=self.image,
+            )
+        finally:
+            resources.close()
+            if network is not None:
+                self.subnets.give_back(network.n)
 
     def grade(self, index: int, sub: Submission) -> TeamResult:
-        """Grade ``sub`` completely; never raises (the grader's own failures become the team's ``error``)."""
+        """Grade ``sub`` completely; raises only FirewallError (the grader's other failures become ``error``)."""
+        with self._idle:
+            self._active += 1
+        try:
+            return self._grade(index, sub)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _grade(self, index: int, sub: Submission) -> TeamResult:
         started = time.monotonic()
-        result = TeamResult(sub)
-        team_dir = self.out / sub.slug
+        result = TeamResult(sub, parts=self.config.parts)
+        specs = self.config.roles_for(sub.name, sub.folder)
+        team_dir = team_folder(self.out, sub)
         team_dir.mkdir(parents=True, exist_ok=True)
         resources = sandbox.Resources(self.client)
         network: TeamNetwork | None = None
         try:
             if sub.file is None:
-                reason = f"no single program matching {self.config.program_pattern} in the folder"
-                result.roles = [RoleResult(s, "no program", unchecked(s, reason)) for s in self.config.roles]
+                result.roles = [RoleResult(s, "no program", unchecked(s, sub.problem)) for s in specs]
                 return result
+            self._step()
             network = self.subnets.create(f"{self.run_id}-{index:03d}", self.labels, resources)
-            result.roles = self._grade_roles(index, sub, network, team_dir, resources)
+            result.roles = self._grade_roles(index, sub, specs, network, team_dir, resources)
+        except sandbox.FirewallError:
+            raise  # no team may run unconfined: the whole run stops (cli)
         except Exception as exc:  # the grader's own failure (Docker, disk): say so, never blame the team
             result.error = f"grader error: {type(exc).__name__}: {exc}"
-            result.roles = [RoleResult(s, "grader error", unchecked(s, result.error)) for s in self.config.roles]
+            result.roles = [RoleResult(s, "grader error", unchecked(s, result.error)) for s in specs]
         finally:
             problems = resources.close()
             if network is not None:
@@ -79,15 +155,26 @@ class Grader:
         return result
 
     def _grade_roles(
-        self, index: int, sub: Submission, network: TeamNetwork, team_dir: Path, resources: sandbox.Resources
+        self,
+        index: int,
+        sub: Submission,
+        specs: tuple[RoleSpec, ...],
+        network: TeamNetwork,
+        team_dir: Path,
+        resources: sandbox.Resources,
     ) -> list[RoleResult]:
-        roles = [RoleResult(spec) for spec in self.config.roles]
+        roles = [RoleResult(spec) for spec in specs]
+        # Names through /etc/hosts only (the sandbox refuses Docker's resolver): the checker and each role.
+        hosts = {"checker": network.checker_ip} | {s.role: network.role_ip(i) for i, s in enumerate(specs)}
         with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
             started = pool.map(
-                lambda i, r: self._start_role(index, i, r, sub, network, team_dir, resources), range(len(roles)), roles
+                lambda i, r: self._start_role(index, i, r, sub, network, hosts, team_dir, resources),
+                range(len(roles)),
+                roles,
             )
             placed = dict(zip((r.spec.role for r in roles), started, strict=True))  # raises the first failure
         checks_dir = fresh_folder(team_dir / "checks")
+        self._step()
         # The checker starts at once: client roles are checked while the servers are still starting;
         # each server role's check waits for its go-file, written when the server listens (or never will).
         jobs = [checker.job(r.spec, placed[r.spec.role].ip, network.checker_ip, self.config.timeouts) for r in roles]
@@ -102,11 +189,7 @@ class Grader:
             labels=self.labels,
         )
         self._wait_listening(roles, placed, checks_dir)
-        try:
-            running.wait(timeout=checker.time_limit(jobs, self.config.timeouts))
-        except Exception:  # requests' ReadTimeout, or the engine: the per-role files say what finished
-            with suppress(Exception):
-                running.kill()
+        self._wait_checker(running, checker.time_limit(jobs, self.config.timeouts))
         for result in roles:
             if result.status == "ok":
                 checker.read_result(result, checks_dir / f"{result.spec.role}.json", running, self.config.timeouts)
@@ -122,10 +205,12 @@ class Grader:
         result: RoleResult,
         sub: Submission,
         network: TeamNetwork,
+        hosts: dict[str, str],
         team_dir: Path,
         resources: sandbox.Resources,
     ) -> Placed:
         """The role's holder (address, firewall, capture), then the team's program in its namespace."""
+        self._step()
         spec = result.spec
         ip = network.role_ip(position)
         name = f"{self.run_id}-{index:03d}-{spec.role}"
@@ -141,10 +226,15 @@ class Grader:
             labels=self.labels,
             capture=pcap,
             hostname=spec.role,
+            hosts=hosts,
+            lifetime=self.lifetime,
+            capture_mb=self.capture_mb,
             image=self.image,
         )
-        if spec.is_client:
-            argv, volumes = checker.relay_argv(command(spec, sub)), checker.relay_mount()
+        if spec.is_client:  # its stdin lines come first on each connection (checker.job)
+            argv, volumes = checker.relay_argv(command(spec, sub)), checker.tool_mount("relay.py")
+        elif spec.stdin:
+            argv, volumes = checker.feed_argv(spec.stdin, command(spec, sub)), checker.tool_mount("feed.py")
         else:
             argv, volumes = command(spec, sub), {}
         student = sandbox.start_student(
@@ -153,14 +243,27 @@ class Grader:
             name=name,
             holder=holder,
             submission=sub.path,
+            submission_name=PurePosixPath(sub.file or "").name or None,
             argv=argv,
             labels=self.labels,
             limits=self.config.limits,
-            image=self.image,
+            image=self.student_image,
             volumes=volumes,
+            lifetime=self.lifetime,
         )
         result.pcap = pcap.name
         return Placed(holder, student, ip)
+
+    def _wait_checker(self, running: Any, limit: float) -> None:
+        """Until the checker ends (its per-role files say what finished), the time is up, or the run stops."""
+        deadline = time.monotonic() + limit
+        while not sandbox.exited(running):
+            self._step()
+            if time.monotonic() > deadline:
+                with suppress(Exception):
+                    running.kill()
+                return
+            time.sleep(CHECKER_POLL)
 
     def _wait_listening(self, roles: list[RoleResult], placed: dict[str, Placed], go: Path) -> None:
         """Each server role: wait until it listens on its port, or exits, or the time is up; tell the checker."""
@@ -177,6 +280,7 @@ class Grader:
                 os.replace(ready, go / f"{role}.go")  # atomic: the checker never reads half a file
                 del pending[role]
             if pending:
+                self._step()
                 time.sleep(LISTEN_POLL)
 
     def _listen_status(self, result: RoleResult, placed: Placed, late: bool) -> str | None:
@@ -206,13 +310,22 @@ class Grader:
             result.problems = outcome.problems(self.config.limits)
             if blocked.get("host"):
                 result.problems.append(f"tried to reach the Docker host: {blocked['host']} packets refused")
+            if blocked.get("resolver"):
+                result.problems.append(f"tried Docker's name resolver: {blocked['resolver']} packets refused")
             if blocked.get("outside"):
                 result.problems.append(f"tried to reach outside its network: {blocked['outside']} packets refused")
-            result.output = outcome.output
-            (logs / f"{result.spec.role}.log").write_text(outcome.output)
+            result.output = printable_text(outcome.output)
+            (logs / f"{result.spec.role}.log").write_text(result.output)
             result.log = f"logs/{result.spec.role}.log"
         common.stop_all([p.student for p in placed.values()], sandbox.STOP_TIMEOUT)
         common.stop_all([p.holder for p in placed.values()], sandbox.STOP_TIMEOUT)
+        for result in roles:  # tcpdump has closed its file: was any of it cut?
+            captured = sandbox.captured_packets(placed[result.spec.role].holder)
+            kept = sandbox.pcap_packets(team_dir / result.pcap)
+            if captured is not None and kept < captured:
+                result.problems.append(
+                    f"capture cut at {self.capture_mb} MB: {result.pcap} keeps the last {kept} of {captured} packets"
+                )
 
 
 def command(spec: RoleSpec, sub: Submission) -> list[str]:
@@ -224,7 +337,7 @@ def command(spec: RoleSpec, sub: Submission) -> list[str]:
     values = {"file": sub.file or "", "dir": sub.dir, "port": str(spec.port)}
     if spec.is_client:
         return fill(spec.run, values)
-    return fill(spec.run, values | {"host": SERVER_BIND, "name": sub.team})
+    return fill(spec.run, values | {"host": SERVER_BIND, "name": sub.folder})
 
 
 def fresh_folder(path: Path) -> Path:

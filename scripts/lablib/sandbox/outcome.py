@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import struct
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from typing import Any
 from .settings import FLOOD_BYTES, OUTPUT_SHOWN, Limits
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: pcap file layout: the global header, then a header per record (its third field: the bytes that follow).
+PCAP_HEADER, PCAP_RECORD = 24, 16
 #: Exit status of a process killed by SIGKILL (128 + 9), which is how the OOM killer ends it.
 SIGKILL_STATUS = 137
 #: How far back (seconds) to look for an OOM event: longer than any graded run.
@@ -114,6 +117,31 @@ def had_oom_event(container: Any) -> bool:
         )
         return any(True for _ in events)
     return False
+
+
+def pcap_packets(path: Path) -> int:
+    """Packets in a pcap file (0 if it is not one); reads only the record headers."""
+    try:
+        with path.open("rb") as f:
+            magic = f.read(PCAP_HEADER)[:4]
+            order = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">", b"\x4d\x3c\xb2\xa1": "<"}.get(magic)
+            if order is None:
+                return 0
+            count = 0
+            while len(header := f.read(PCAP_RECORD)) == PCAP_RECORD:
+                f.seek(struct.unpack(order + "IIII", header)[2], 1)
+                count += 1
+            return count
+    except OSError:
+        return 0
+
+
+def captured_packets(holder: Any) -> int | None:
+    """What a stopped capturing holder's tcpdump says it captured (None when it did not say)."""
+    with suppress(Exception):
+        match = re.search(rb"(\d+) packets? captured", holder.logs(tail=20))
+        return int(match.group(1)) if match else None
+    return None
 
 
 def observe(container: Any) -> Outcome:

@@ -153,16 +153,18 @@ def holder_settings(capture: bool = False) -> dict[str, Any]:
     return settings
 
 
-def submission_mount(path: Path) -> tuple[dict[str, dict[str, str]], str]:
-    """The read-only bind mount for a submission (file or folder) and its path inside the container.
+def submission_mount(path: Path, inside_name: str | None = None) -> tuple[list[Any], str]:
+    """The read-only bind mount of a submission (file or folder) and its path inside the container.
 
-    Symlinks are resolved on the host, so a class folder may link to shared files.
+    A folder is mounted at SUBMISSION_DIR, a file as SUBMISSION_DIR/``inside_name``
+    (default: its own name). Given as a ``Mount``, not a ``src:dst`` string, so a
+    ``:`` or a comma in a name cannot change what is mounted.
     """
+    import docker.types
+
     real = path.resolve(strict=True)
-    if real.is_dir():
-        return {str(real): {"bind": SUBMISSION_DIR, "mode": "ro"}}, SUBMISSION_DIR
-    inside = f"{SUBMISSION_DIR}/{path.name}"
-    return {str(real): {"bind": inside, "mode": "ro"}}, inside
+    inside = SUBMISSION_DIR if real.is_dir() else f"{SUBMISSION_DIR}/{inside_name or path.name}"
+    return [docker.types.Mount(inside, str(real), type="bind", read_only=True)], inside
 
 
 def user_path(path: Path) -> Path:

@@ -32,7 +32,7 @@ from typing import Any
 
 from lablib import common
 from lablib.grading import Config, GradeError, Submission, TeamResult, load_config
-from lablib.grading.cli import Progress, finish_report, grade_client
+from lablib.grading.cli import Progress, check_team_names, finish_report, grade_client, team_memory_mb
 from lablib.grading.reports import fmt, write_team
 from lablib.grading.results import RoleResult, unchecked
 from lablib.grading.submissions import find_submissions
@@ -108,8 +108,8 @@ def team_input(sub: Submission, config_text: str) -> bytes:
 def failed_team(sub: Submission, config: Config, reason: str) -> TeamResult:
     """A team the grader could not grade: its error, every case not run (as a local grader error)."""
     error = f"grader error: {reason}"
-    roles = [RoleResult(s, "grader error", unchecked(s, error)) for s in config.roles]
-    return TeamResult(sub, roles=roles, error=error)
+    roles = [RoleResult(s, "grader error", unchecked(s, error)) for s in config.roles_for(sub.name, sub.folder)]
+    return TeamResult(sub, roles=roles, error=error, parts=config.parts)
 
 
 @dataclass
@@ -158,6 +158,8 @@ class SwarmGrader:
                 ],
                 configs=[docker.types.ConfigReference(config.id, name, filename=str(gradetask.INPUT))],
                 restart_policy=docker.types.RestartPolicy(condition="none"),
+                # What the team's sandbox may hold on the node: Swarm places a team where that much is unreserved.
+                resources=docker.types.Resources(mem_reservation=team_memory_mb(self.config) << 20),
                 log_driver="json-file",
                 log_driver_options=LOG_OPTIONS,
                 stop_grace_period=STOP_GRACE * 10**9,
@@ -285,6 +287,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         submissions = find_submissions(args.folder, config.program_pattern)
+        check_team_names(config, submissions)
         client = grade_client(args.jobs)
         engine.require_swarm(client, manager=True)
         lab_image = common.IMAGE if args.no_build else common.ensure_images()

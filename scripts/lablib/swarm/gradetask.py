@@ -118,12 +118,12 @@ def team(work: Path) -> int:
     sub = Submission(**fields, path=path)
     client = grade_client(1)
     node = str(client.info().get("Name", "?"))
-    for image in (common.IMAGE,):
+    for image in (common.IMAGE, common.STUDENT_IMAGE):
         if not client.images.list(name=image):
             raise sandbox.SandboxError(
                 f"node {node} has no image {image}: on the manager run `scripts/lab swarm ship <user>@{node}`"
             )
-    grader = Grader(client, config, work / OUT_DIR, common.IMAGE)
+    grader = Grader(client, config, work / OUT_DIR, common.IMAGE, common.STUDENT_IMAGE)
     label, _, run_id = os.environ[RUN_ENV].partition("=")
     grader.labels[label] = run_id  # the manager (and a test) finds the sandbox of its run on each node
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind: the sandbox is removed below
@@ -131,6 +131,7 @@ def team(work: Path) -> int:
         result = grader.grade(int(os.environ[INDEX_ENV]), sub)
     finally:
         left = sandbox.sweep(client, grader.run_id)
+        grader.lock.release()
     doc = teamdoc.to_document(result)
     if left:
         doc["team"]["error"] = "; ".join(filter(None, [doc["team"].get("error", ""), "cleanup: " + "; ".join(left)]))

@@ -17,7 +17,7 @@ from lablib.grading import Config, RoleResult, Submission, TeamResult
 from lablib.grading.results import CaseResult
 
 #: Fields rebuilt on the manager, never taken from a task.
-LOCAL_FIELDS = {"spec", "submission", "roles", "cases"}
+LOCAL_FIELDS = {"spec", "submission", "roles", "cases", "parts"}
 
 
 def _plain(value: Any) -> bool:
@@ -49,7 +49,8 @@ def submission_fields(sub: Submission) -> dict[str, Any]:
 
 def from_document(doc: dict[str, Any], sub: Submission, config: Config) -> TeamResult:
     """The TeamResult a local run would have made, from a task's document; ValueError when it does not fit."""
-    specs = {spec.role: spec for spec in config.roles}
+    team_specs = config.roles_for(sub.name, sub.folder)  # the team's own commands, as the node ran them
+    specs = {spec.role: spec for spec in team_specs}
     roles = []
     for entry in _list(doc.get("roles")):
         spec = specs.get(entry.get("role")) if isinstance(entry, dict) else None
@@ -58,9 +59,9 @@ def from_document(doc: dict[str, Any], sub: Submission, config: Config) -> TeamR
         role = RoleResult(spec, cases=[CaseResult.from_dict(c) for c in _list(entry.get("cases"))])
         _assign(role, entry)
         roles.append(role)
-    if [r.spec.role for r in roles] != [s.role for s in config.roles]:
+    if [r.spec.role for r in roles] != [s.role for s in team_specs]:
         raise ValueError("the task's roles are not the config's")
-    team = TeamResult(sub, roles=roles)
+    team = TeamResult(sub, roles=roles, parts=config.parts)
     _assign(team, doc.get("team") or {})
     return team
 

@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://{args.bind}:{args.port}/"
     source = capture or f"project {args.project}, captures in {args.captures}"
     common.log(f"watching {source}: open {url}  (Ctrl-C stops)")
+    if args.bind != LOOPBACK:
+        common.log(f"serving on {args.bind}: anyone who can reach this machine sees the lab's traffic")
     try:
         web.run_app(app, host=args.bind, port=args.port, print=None, access_log=None, shutdown_timeout=2)
     except OSError as exc:

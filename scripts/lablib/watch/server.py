@@ -162,7 +162,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             if message is None:
                 break
             await response.write(message)
-    except (ConnectionResetError, ConnectionError):
+    except ConnectionError:
         pass  # the page went away
     finally:
         watch.pages.discard(queue)

@@ -1,9 +1,10 @@
 """The checker's ``--cmd`` for a client role: connect to the relay, then be the client's stdio.
 
-    python3 connect.py RELAY_HOST RELAY_PORT HOST PORT NAME
+    python3 connect.py RELAY_HOST RELAY_PORT HOST PORT NAME [LINE...]
 
-Sends ``HOST PORT NAME`` to the relay in the client's sandbox, then copies this
-process's stdin to the connection and the connection to stdout until it closes.
+Sends ``HOST PORT NAME`` to the relay in the client's sandbox, then the LINEs
+(a menu-driven client's answers, from the config's ``teams:``), then copies
+this process's stdin to the connection and the connection to stdout until it closes.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def main(argv: list[str]) -> None:
     sock = connect(argv[0], int(argv[1]))
     sock.settimeout(None)
     sock.sendall((" ".join(argv[2:5]) + "\n").encode())
+    sock.sendall("".join(f"{line}\n" for line in argv[5:]).encode())
     threading.Thread(target=pump_stdin, args=(sock,), daemon=True).start()
     for data in iter(lambda: sock.recv(CHUNK), b""):
         os.write(1, data)

@@ -96,6 +96,7 @@ function select(number, pinned) {
   if (number === null) { S.detail = null; schedule(); return; }
   const d = {number, arrows: [], lines: [], lost: new Set(), loading: true};
   S.detail = d;
+  $("ladder").dataset.key = ""; $("stream").dataset.key = "";
   fetch(`/api/conversations/${number}`).then((r) => (r.ok ? r.json() : null)).then((full) => {
     if (S.detail !== d) return;
     d.loading = false;
@@ -106,6 +107,7 @@ function select(number, pinned) {
       d.lines = full.lines.concat(d.lines.filter((l) => l.frame > lastLine));
       for (const a of full.arrows) if (a.style === "lost") d.lost.add(a.frame);
       trim(d);
+      $("ladder").dataset.key = ""; $("stream").dataset.key = "";  // redrawn whole with what was fetched
     }
     schedule();
   });
@@ -212,55 +214,82 @@ function drawList() {
   $("conversations").querySelector("tbody").innerHTML = rows.join("");
 }
 
+const LADDER = {W: 760, xc: 150, xs: 610, top: 70, step: 58};
+const COLORS = {handshake: "#0969da", data: "#1a7f37", udp: "#8250df", lost: "#cf222e", teardown: "#cf222e", ack: "#afb8c1", retrans: "#bc4c00"};
+const MARKERS = Object.entries(COLORS).map(([k, col]) => `<marker id="h-${k}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${col}"/></marker>`).join("");
+
+function arrowSvg(d, a, i) {
+  const {xc, xs, top, step} = LADDER;
+  const y = top + i * step, style = d.lost.has(a.frame) ? "lost" : a.style;
+  const [x1, x2] = a.from_client ? [xc, xs] : [xs, xc];
+  const label = (style === "lost" && a.style !== "lost" ? "lost? no reply " : "") + a.label;
+  const note = a.notes.length ? `<text class="note" x="${(xc + xs) / 2}" y="${y + 38}" text-anchor="middle">${esc(a.notes.join("; "))}</text>` : "";
+  return `<g class="arrow" data-frame="${a.frame}" data-style="${style}">` +
+    `<text class="time" x="4" y="${y + 12}">+${a.t.toFixed(6)}</text>` +
+    `<line class="a-${style}" x1="${x1}" y1="${y + 2}" x2="${x2}" y2="${y + 14}" stroke-width="1.6" marker-end="url(#h-${style})"/>` +
+    `<text class="label t-${style}" x="${(xc + xs) / 2}" y="${y - 3}" text-anchor="middle">${esc(label)}</text>` +
+    `<text class="detail" x="${(xc + xs) / 2}" y="${y + 27}" text-anchor="middle">${esc(a.detail)}</text>${note}</g>`;
+}
+
+// New packets are appended to the drawing; it is redrawn whole only when the conversation, its
+// first kept arrow, a lost mark or a host name changes (a busy conversation costs no full redraw per batch).
 function drawLadder() {
   const d = S.detail, c = d && S.convs.get(d.number);
   const svg = $("ladder");
-  if (!c) { svg.innerHTML = ""; $("download").hidden = true; return; }
+  if (!c) { svg.innerHTML = ""; svg.dataset.key = ""; $("download").hidden = true; return; }
   $("ladder-title").textContent = `Ladder: #${c.number} ${c.title}${S.pinned ? "" : " (newest)"}`;
   const dl = $("download");
   dl.hidden = false; dl.href = `/api/conversations/${c.number}/pcap`;
-  const shown = d.arrows.slice(-MAX_ARROWS);
-  const hidden = c.packets - shown.length;
+  const hidden = c.packets - d.arrows.length;
   $("ladder-note").textContent = hidden > 0 ? `${hidden} earlier packets not drawn` : "";
-  const W = 760, xc = 150, xs = 610, top = 70, step = 58;
-  const h = top + step * shown.length + 20;
-  const out = [];
-  for (const [x, role, ep] of [[xc, "client", c.client], [xs, "server", c.server]]) {
-    out.push(`<text class="host" x="${x}" y="18" text-anchor="middle">${esc(convHost(c, role))}</text>`,
-      `<text class="role" x="${x}" y="32" text-anchor="middle">${role} ${esc(endpoint(ep))}</text>`,
-      `<line class="life" x1="${x}" y1="40" x2="${x}" y2="${h}"/>`);
+  const {W, xc, xs, top, step} = LADDER;
+  const h = top + step * d.arrows.length + 20;
+  const names = [convHost(c, "client"), convHost(c, "server")];
+  const key = [d.number, d.lost.size, d.arrows.length ? d.arrows[0].frame : 0, ...names].join("|");
+  const drawn = Number(svg.dataset.drawn || 0);
+  if (svg.dataset.key === key && drawn <= d.arrows.length) {
+    if (drawn === d.arrows.length) return;
+    svg.insertAdjacentHTML("beforeend", d.arrows.slice(drawn).map((a, i) => arrowSvg(d, a, drawn + i)).join(""));
+    for (const life of svg.querySelectorAll(".life")) life.setAttribute("y2", h);
+  } else {
+    const out = [`<defs>${MARKERS}</defs>`];
+    [[xc, "client", c.client], [xs, "server", c.server]].forEach(([x, role, ep], i) => {
+      out.push(`<text class="host" x="${x}" y="18" text-anchor="middle">${esc(names[i])}</text>`,
+        `<text class="role" x="${x}" y="32" text-anchor="middle">${role} ${esc(endpoint(ep))}</text>`,
+        `<line class="life" x1="${x}" y1="40" x2="${x}" y2="${h}"/>`);
+    });
+    out.push(...d.arrows.map((a, i) => arrowSvg(d, a, i)));
+    svg.innerHTML = out.join("");
+    svg.dataset.key = key;
   }
-  shown.forEach((a, i) => {
-    const y = top + i * step, style = d.lost.has(a.frame) ? "lost" : a.style;
-    const [x1, x2] = a.from_client ? [xc, xs] : [xs, xc];
-    const label = (style === "lost" && a.style !== "lost" ? "lost? no reply " : "") + a.label;
-    out.push(`<g class="arrow" data-frame="${a.frame}" data-style="${style}">`,
-      `<text class="time" x="4" y="${y + 12}">+${a.t.toFixed(6)}</text>`,
-      `<line class="a-${style}" x1="${x1}" y1="${y + 2}" x2="${x2}" y2="${y + 14}" stroke-width="1.6" marker-end="url(#h-${style})"/>`,
-      `<text class="label t-${style}" x="${(xc + xs) / 2}" y="${y - 3}" text-anchor="middle">${esc(label)}</text>`,
-      `<text class="detail" x="${(xc + xs) / 2}" y="${y + 27}" text-anchor="middle">${esc(a.detail)}</text>`);
-    if (a.notes.length) out.push(`<text class="note" x="${(xc + xs) / 2}" y="${y + 38}" text-anchor="middle">${esc(a.notes.join("; "))}</text>`);
-    out.push("</g>");
-  });
-  const colors = {handshake: "#0969da", data: "#1a7f37", udp: "#8250df", lost: "#cf222e", teardown: "#cf222e", ack: "#afb8c1", retrans: "#bc4c00"};
-  const defs = Object.entries(colors).map(([k, col]) => `<marker id="h-${k}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${col}"/></marker>`);
+  svg.dataset.drawn = d.arrows.length;
   svg.setAttribute("height", h);
   svg.setAttribute("viewBox", `0 0 ${W} ${h}`);
-  svg.innerHTML = `<defs>${defs.join("")}</defs>${out.join("")}`;
   const wrap = svg.parentElement;
   if (!S.pinned) wrap.scrollTop = wrap.scrollHeight;  // follow the newest packet
+}
+
+function lineHtml(l) {
+  const dir = l.from_client ? "c" : "s", arrow = l.from_client ? "C → S" : "S → C";
+  const note = l.note && l.kind !== "line" ? `  <span class="m">[${esc(l.note)}]</span>` : "";
+  const cut = l.complete ? "" : "  [no LF yet]";
+  return `<span class="${dir}">+${l.t.toFixed(3)}  ${arrow}  ${esc(l.text)}${cut}</span>${note}\n`;
 }
 
 function drawStream() {
   const d = S.detail;
   const pre = $("stream");
-  if (!d) { pre.textContent = ""; return; }
-  pre.innerHTML = d.lines.slice(-MAX_LINES).map((l) => {
-    const dir = l.from_client ? "c" : "s", arrow = l.from_client ? "C → S" : "S → C";
-    const note = l.note && l.kind !== "line" ? `  <span class="m">[${esc(l.note)}]</span>` : "";
-    const cut = l.complete ? "" : "  [no LF yet]";
-    return `<span class="${dir}">+${l.t.toFixed(3)}  ${arrow}  ${esc(l.text)}${cut}</span>${note}`;
-  }).join("\n");
+  if (!d) { pre.textContent = ""; pre.dataset.key = ""; return; }
+  const key = `${d.number}|${d.lines.length ? d.lines[0].frame : 0}`;
+  const drawn = Number(pre.dataset.drawn || 0);
+  if (pre.dataset.key === key && drawn <= d.lines.length) {
+    if (drawn === d.lines.length) return;
+    pre.insertAdjacentHTML("beforeend", d.lines.slice(drawn).map(lineHtml).join(""));
+  } else {
+    pre.innerHTML = d.lines.map(lineHtml).join("");
+    pre.dataset.key = key;
+  }
+  pre.dataset.drawn = d.lines.length;
   if (!S.pinned) pre.scrollTop = pre.scrollHeight;
 }
 
