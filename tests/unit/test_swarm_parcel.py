@@ -154,3 +154,15 @@ def test_base64_of_the_payload_is_what_the_log_carries(tmp_path: Path) -> None:
     lines = parcel.lines(raw)
     assert base64.b64decode("".join(lines[1:-1])) == raw
     assert lines[-1] == parcel.END
+
+
+def test_a_team_with_its_own_command_comes_back_with_it(tmp_path: Path) -> None:
+    path = tmp_path / "grading.yaml"
+    path.write_text(CONFIG + 'teams:\n  Ada: {calc-server: {run: "python3 {file} --server {port}"}}\n')
+    config = load_config(path)
+    sub = Submission("Ada", "Ada", tmp_path / "Lab2_Ada.py", "/submission/Lab2_Ada.py", name="Ada")
+    server, client = config.roles_for("Ada")
+    team = TeamResult(sub, roles=[RoleResult(server), RoleResult(client)], parts=config.parts)
+    back = teamdoc.from_document(teamdoc.to_document(team), sub, config)
+    assert back.roles[0].spec.run == "python3 {file} --server {port}" != config.roles[0].run
+    assert back == team
