@@ -44,6 +44,8 @@ RUN_PREFIX = "slswgrade-"
 #: The task image: the lab image's name with this suffix (socklab:latest -> socklab-gradetask:latest).
 IMAGE_SUFFIX = "-gradetask"
 DOCKERFILE = common.ROOT / "swarm" / "gradetask.Dockerfile"
+#: Set by that Dockerfile (its first instruction, so its intermediate images carry it too).
+TASK_IMAGE_LABEL = "org.socklab.image=gradetask"
 DOCKER_SOCKET = "/var/run/docker.sock"
 #: A folder that exists on every node, mounted at the same path in the task (docs/swarm.md).
 WORK_DIR = os.environ.get("SOCKLAB_SWARM_GRADE_DIR", "/var/tmp")
@@ -86,6 +88,8 @@ def build_task_image(lab_image: str) -> str:
     done = subprocess.run(argv, input=build_context(), capture_output=True)
     if done.returncode != 0:
         raise common.LabError(f"docker build {tag} failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    # Each change to scripts/ leaves the previous task image untagged; drop those no container uses.
+    subprocess.run(["docker", "image", "prune", "-f", "--filter", f"label={TASK_IMAGE_LABEL}"], capture_output=True)
     return tag
 
 
