@@ -176,4 +176,4 @@ def not_run(results: list[CaseResult]) -> set[str]:
 def student(file: str, role: str) -> Iterator[int]:
     """A student fixture's server on an ephemeral port (it prints "Server ready on port N")."""
     with Child([sys.executable, str(STUDENTS / file), role, "0"]) as proc:
-        yield int(proc.wait_line(r"port (\d+)")[1])
+        yield int(proc.wait_line(r"port (\d+)", STARTUP_TIMEOUT)[1])

@@ -63,31 +63,9 @@ CLIENT_TIMEOUT = 30  # s: default bound on a one-off client's whole run
 CAPTURE_TIMEOUT = 10  # s: for a packet to reach the pcap after it crossed the bridge
 LOG_TAIL = 60  # lines per container attached to a failing test's report
 
-#: A plain line relay, run with the client image's python3 in a client container: stdin lines go
-#: to the server, the server's lines come out on stdout. Tests use it to speak a protocol exactly
-#: (the real client programs add prompts and formatting) while still from the client's own host.
-RELAY = """
-import os, socket, sys, threading
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-s.settimeout(None)
-print("#relay connected %s:%d" % s.getsockname()[:2], flush=True)
-def pump():
-    for line in sys.stdin.buffer:
-        s.sendall(line)
-    try:
-        s.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-threading.Thread(target=pump, daemon=True).start()
-try:
-    for line in s.makefile("rb"):
-        sys.stdout.buffer.write(line)
-        sys.stdout.flush()
-    print("#relay closed", flush=True)
-except OSError as exc:
-    print("#relay error %s" % exc, flush=True)
-os._exit(0)  # the stdin thread may still block in read(): don't wait for it at interpreter shutdown
-"""
+#: The line relay the tests speak a protocol through (a real file, mounted into a client container).
+RELAY = Path(__file__).with_name("relay.py")
+RELAY_IN_CONTAINER = "/opt/socklab-tests/relay.py"
 RELAY_CONNECTED_RE = r"^#relay connected (?P<ip>[\d.]+):(?P<port>\d+)$"
 
 T = TypeVar("T")
@@ -461,6 +439,7 @@ class Lab:
         *args: str,
         env: dict[str, str] | None = None,
         entrypoint: str | None = None,
+        volumes: tuple[str, ...] = (),
     ) -> Client:
         """Start a one-off client container (own dynamic IP on the lab network); stdin/stdout piped."""
         self._counter += 1
@@ -470,6 +449,8 @@ class Lab:
             argv += ["-e", f"{key}={value}"]
         if entrypoint is not None:
             argv += ["--entrypoint", entrypoint]
+        for volume in volumes:
+            argv += ["-v", volume]
         argv += [service, *args]
         client = Client(self, service, name, argv)
         self.clients.append(client)
@@ -493,7 +474,14 @@ class Lab:
 
     def relay(self, service: str, host: str, port: int) -> Client:
         """A raw line relay to ``host:port`` from a new ``service`` container (see RELAY)."""
-        client = self.start_client(service, "-c", RELAY, host, str(port), entrypoint="python3")
+        client = self.start_client(
+            service,
+            RELAY_IN_CONTAINER,
+            host,
+            str(port),
+            entrypoint="python3",
+            volumes=(f"{RELAY}:{RELAY_IN_CONTAINER}:ro",),
+        )
         client.wait_line(RELAY_CONNECTED_RE, timeout=CLIENT_START_TIMEOUT)
         return client
 

@@ -1,6 +1,6 @@
 """Part 3's chat room across the lab: members in their own client containers, joins, messages, leaves, a cut cable.
 
-Two kinds of member: a raw line relay (lab.RELAY, in a chat-client container)
+Two kinds of member: a raw line relay (tests/docker/relay.py, in a chat-client container)
 to check the exact protocol lines, and the real chat-client program.
 """
 

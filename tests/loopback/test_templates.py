@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import ROOT, Child, LineClient, Program, udp_request
+from tests.helpers import ROOT, STARTUP_TIMEOUT, Child, LineClient, Program, udp_request
 
 TEMPLATES = ROOT / "course" / "templates"
 READY_RE = r"^The server is ready to receive on port (?P<port>\d+)$"
@@ -36,13 +36,13 @@ def run_template(name: str, *args: str, stdin: str = "") -> subprocess.Completed
 @pytest.fixture(scope="module")
 def udp_template_port() -> Iterator[int]:
     with template_server("UDP_Server.py", "0") as server:
-        yield int(server.wait_line(READY_RE)["port"])
+        yield int(server.wait_line(READY_RE, STARTUP_TIMEOUT)["port"])
 
 
 @pytest.fixture(scope="module")
 def tcp_template_port() -> Iterator[int]:
     with template_server("TCP_Server.py", "0") as server:
-        yield int(server.wait_line(READY_RE)["port"])
+        yield int(server.wait_line(READY_RE, STARTUP_TIMEOUT)["port"])
 
 
 @pytest.mark.parametrize(
