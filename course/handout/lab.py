@@ -222,7 +222,8 @@ def selftest(args: argparse.Namespace) -> None:
     shutil.copyfile(file, work / file.name)
     shutil.copyfile(GRADING, work / GRADING.name)
     socket = engine_socket()
-    argv = ["docker", "run", "--rm", *grader_user(socket),
+    name = f"{PROJECT}-selftest-{os.getpid()}"  # its hostname too: the grader finds its own container by it
+    argv = ["docker", "run", "--rm", "--name", name, "--hostname", name, *grader_user(socket),
             "--mount", f"type=bind,source={socket},target={DOCKER_SOCKET}",
             "--mount", f"type=bind,source={work},target={WORKDIR}",
             "-e", f"SOCKLAB_WORKDIR={WORKDIR}", "-e", f"SOCKLAB_IMAGE={IMAGE}",
