@@ -27,6 +27,8 @@ from lablib.sandbox.settings import DEFAULT_WORKDIR, HOST_WORKDIR_ENV, WORKDIR_E
 #: The grader's in-container programs (lablib/grading/tools), as shipped in the image.
 SHIPPED_TOOLS = Path(__file__).resolve().parent / "grading" / "tools"
 TOOLS = ("connect", "driver", "feed", "relay")
+#: checker.TOOLS_DIR_ENV: set before the grader is imported (the checker reads it once).
+TOOLS_ENV = "SOCKLAB_GRADER_TOOLS"
 #: In the shared folder: the course's grading config (without `teams:`) and where the results go.
 CONFIG_NAME = "grading.yaml"
 RESULTS_NAME = "results"
@@ -72,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         except (NoSharedFolder, docker.errors.DockerException) as exc:
             print(f"selftest: {exc}", file=sys.stderr)
             return 2
-    # checker.TOOLS_DIR_ENV, set before the grader is imported (the checker reads it once)
-    os.environ["SOCKLAB_GRADER_TOOLS"] = str(copy_tools(work / TOOLS_NAME))
+    os.environ[TOOLS_ENV] = str(copy_tools(work / TOOLS_NAME))
     (work / TMP_NAME).mkdir(exist_ok=True)
     os.environ["TMPDIR"] = str(work / TMP_NAME)  # the copy selftest grades is made there: in the shared folder
     from lablib import selftest  # noqa: PLC0415 (after the environment above)
