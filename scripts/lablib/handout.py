@@ -1,7 +1,8 @@
 """Build what an instructor gives students: `scripts/lab handout OUT`.
 
 OUT gets the lab without its answers: compose.yaml (no build section: it runs the
-image), the lab image as a `docker save` archive with the programs as bytecode only,
+image), the lab and student images as a `docker save` archive with the programs and the
+grader as bytecode only, grading.yaml (the course's, without `teams:`, for `lab.py selftest`),
 the course's templates and the starter, the student's half of the docs (the
 walk-through, the protocols without the worked answer to question 7, the Wireshark
 guide and dissector), a one-page README and the launcher `lab.py` (Python, no bash).
