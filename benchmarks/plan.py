@@ -6,6 +6,16 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Load:
+    """One scenario's crowd: how many clients (chat members, calculator sessions, UDP sockets),
+    for how long and at what rate, where the scenario has one."""
+
+    clients: int
+    seconds: float = 0.0
+    rate_msgs: float = 0.0  # messages/s sent into the room
+
+
+@dataclass(frozen=True)
 class Plan:
     """How big and how long. The defaults are the documented full run (``full()``); ``smoke()`` is CI's."""
 
@@ -18,17 +28,12 @@ class Plan:
     headline_size: int = 500  # the size the targets are about
     reps: int = 2
     max_search_steps: int = 18
-    nagle_members: int = 100
-    nagle_rate_msgs: float = 100
-    slow_members: int = 100
-    slow_rate_msgs: float = 1000
-    slow_seconds: float = 60
-    slow_seconds_peers: float = 30
-    idle_members: int = 1000
-    calc_sessions: int = 200
-    calc_seconds: float = 5
-    datetime_sockets: int = 16
-    datetime_seconds: float = 5
+    nagle: Load = Load(100, rate_msgs=100)
+    slow: Load = Load(100, seconds=60, rate_msgs=1000)  # seconds: socklab's run
+    slow_seconds_peers: float = 30  # the other servers' run
+    idle: Load = Load(1000)
+    calc: Load = Load(200, seconds=5)  # sessions
+    datetime: Load = Load(16, seconds=5)  # UDP sockets
     lab: bool = True
     stock_ngircd_max_members: int = 100
     min_step_messages: int = 20
@@ -50,17 +55,12 @@ class Plan:
             headline_size=10,
             reps=1,
             max_search_steps=2,
-            nagle_members=5,
-            nagle_rate_msgs=5,
-            slow_members=5,
-            slow_rate_msgs=50,
-            slow_seconds=1.0,
+            nagle=Load(5, rate_msgs=5),
+            slow=Load(5, seconds=1.0, rate_msgs=50),
             slow_seconds_peers=1.0,
-            idle_members=20,
-            calc_sessions=5,
-            calc_seconds=0.5,
-            datetime_sockets=2,
-            datetime_seconds=0.5,
+            idle=Load(20),
+            calc=Load(5, seconds=0.5),
+            datetime=Load(2, seconds=0.5),
             lab=False,
             stock_ngircd_max_members=10,
             min_step_messages=3,

@@ -279,15 +279,15 @@ def half_peer_latency(plan: Plan, fan: dict, log: Callable[[str], None]) -> dict
 
 def nagle(plan: Plan, log: Callable[[str], None]) -> dict:
     """A light load with and without TCP_QUICKACK on the generator's sockets."""
-    out: dict = {"members": plan.nagle_members, "rate_msgs": plan.nagle_rate_msgs, "servers": {}}
+    out: dict = {"members": plan.nagle.clients, "rate_msgs": plan.nagle.rate_msgs, "servers": {}}
     for name in plan.servers:
-        if usable(plan, name, plan.nagle_members):
+        if usable(plan, name, plan.nagle.clients):
             continue
         for quickack in (False, True):
             log(f"nagle/delayed-ACK: {name} quickack={quickack}")
-            with rig(CHAT_SERVERS[name], plan.nagle_members, quickack=quickack) as r:
+            with rig(CHAT_SERVERS[name], plan.nagle.clients, quickack=quickack) as r:
                 r.up()
-                step = r.step(plan.nagle_rate_msgs, plan.step_seconds * 2)
+                step = r.step(plan.nagle.rate_msgs, plan.step_seconds * 2)
             out["servers"].setdefault(name, {})["quickack" if quickack else "default"] = step
     return out
 
@@ -312,21 +312,21 @@ class Sampler:
 
 def slow_consumer(plan: Plan, log: Callable[[str], None]) -> dict:
     """N readers plus one member that never reads: the readers' rate against a run where it reads."""
-    out: dict = {"readers": plan.slow_members, "rate_msgs": plan.slow_rate_msgs, "line_pad": SLOW_PAD, "servers": {}}
+    out: dict = {"readers": plan.slow.clients, "rate_msgs": plan.slow.rate_msgs, "line_pad": SLOW_PAD, "servers": {}}
     for name in plan.servers:
-        if usable(plan, name, plan.slow_members + 1) or CHAT_SERVERS[name].per_client_rate is not None:
+        if usable(plan, name, plan.slow.clients + 1) or CHAT_SERVERS[name].per_client_rate is not None:
             continue
-        seconds = plan.slow_seconds if name == "socklab" else plan.slow_seconds_peers
+        seconds = plan.slow.seconds if name == "socklab" else plan.slow_seconds_peers
         log(f"slow consumer: {name} for {seconds:g} s")
         # Lines as long as real chat lines, so the slow member's backlog outgrows the kernel's buffers.
-        with rig(CHAT_SERVERS[name], plan.slow_members + 1, slow=1, pad=SLOW_PAD) as r:
+        with rig(CHAT_SERVERS[name], plan.slow.clients + 1, slow=1, pad=SLOW_PAD) as r:
             r.up()
             assert r.fleet is not None and r.server is not None
-            baseline = r.step(plan.slow_rate_msgs, plan.step_seconds)
+            baseline = r.step(plan.slow.rate_msgs, plan.step_seconds)
             r.fleet.freeze_slow()
             sampler = Sampler(r.server, r.fleet)
             start = time.monotonic()
-            run = r.step(plan.slow_rate_msgs, seconds, on_second=sampler.sample)
+            run = r.step(plan.slow.rate_msgs, seconds, on_second=sampler.sample)
             slow = r.fleet.read_slow()
             left = [round(t - start, 2) for t in r.fleet.leave_events(r.fleet.members[-1].name)]
             samples = sampler.samples
@@ -351,7 +351,7 @@ def slow_consumer(plan: Plan, log: Callable[[str], None]) -> dict:
 
 def join_and_idle(plan: Plan, log: Callable[[str], None]) -> dict:
     """N members connect and log in at once (paced where a server's backlog needs it), then stay silent."""
-    n = plan.idle_members
+    n = plan.idle.clients
     out: dict = {"members": n, "servers": {}}
     for name in plan.servers:
         why = usable(plan, name, n)
@@ -381,13 +381,13 @@ def join_and_idle(plan: Plan, log: Callable[[str], None]) -> dict:
 
 
 def calc(plan: Plan, log: Callable[[str], None]) -> dict:
-    log(f"calculator: {plan.calc_sessions} sessions for {plan.calc_seconds:g} s")
-    return _request_load(CALC, plan.calc_seconds, request_load.calc_load, plan.calc_sessions)
+    log(f"calculator: {plan.calc.clients} sessions for {plan.calc.seconds:g} s")
+    return _request_load(CALC, plan.calc.seconds, request_load.calc_load, plan.calc.clients)
 
 
 def datetime(plan: Plan, log: Callable[[str], None]) -> dict:
-    log(f"date/time: {plan.datetime_sockets} UDP sockets for {plan.datetime_seconds:g} s")
-    return _request_load(DATETIME, plan.datetime_seconds, request_load.datetime_load, plan.datetime_sockets)
+    log(f"date/time: {plan.datetime.clients} UDP sockets for {plan.datetime.seconds:g} s")
+    return _request_load(DATETIME, plan.datetime.seconds, request_load.datetime_load, plan.datetime.clients)
 
 
 def _request_load(spec: ServerSpec, seconds: float, load: Callable[[int, int, float], dict], clients: int) -> dict:

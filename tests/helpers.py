@@ -11,7 +11,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -80,6 +80,14 @@ class Program(Child):
         return self
 
 
+@contextmanager
+def listening(name: str, *args: str) -> Iterator[Program]:
+    """Server ``name`` on 127.0.0.1 and a free port, yielded once it has said which port it listens on."""
+    with Program(name, "--host", "127.0.0.1", "--port", "0", *args) as prog:
+        prog.listening_port()
+        yield prog
+
+
 class LineClient:
     """A raw TCP client speaking lines: ``send`` a line, ``expect`` the exact next line."""
 
@@ -114,6 +122,13 @@ class LineClient:
         else:
             assert line == expected, f"expected {expected!r}, got {line!r}"
         return line
+
+    def converse(self, steps: Iterable[tuple[bytes, Sequence[str]]]) -> None:
+        """For each step, send its raw bytes, then expect each of its reply lines in order."""
+        for data, replies in steps:
+            self.send_raw(data)
+            for reply in replies:
+                self.expect(reply)
 
     def expect_closed(self) -> None:
         """The server closed the connection (EOF) with nothing more to say."""

@@ -196,19 +196,22 @@ end
 -- Pair a request with its reply. Over TCP replies come in request order. A UDP
 -- request carries no id and may be lost: a client that gave up sends the next one,
 -- so a reply answers the newest unanswered request (the same rule as pcap-report).
+-- Both return rec, so a classifier ends with `return expect_reply(...)`/`take_reply(...)`.
 local function expect_reply(conv, rec, pinfo)
     rec.frame, rec.ts = pinfo.number, pinfo.rel_ts
     conv.pending[#conv.pending + 1] = rec
+    return rec
 end
 
 local function take_reply(conv, rec, pinfo)
     local req = table.remove(conv.pending, conv.udp and #conv.pending or 1)
     if not req then
         rec.orphan = true
-        return
+        return rec
     end
     req.response_in = pinfo.number
     rec.request_in, rec.rtt = req.frame, pinfo.rel_ts - req.ts
+    return rec
 end
 
 ------------------------------------------------------------------------------
@@ -219,15 +222,25 @@ local classify = {}
 
 function classify.echo(conv, text, to_server, pinfo)
     if to_server then
-        local rec = { kind = "request", info = "request: " .. shorten(text) }
-        expect_reply(conv, rec, pinfo)
-        return rec
+        return expect_reply(conv, { kind = "request", info = "request: " .. shorten(text) }, pinfo)
     end
     local rec = { kind = "reply", info = "reply: " .. shorten(text) }
     local reason = text:match("^ERROR (.*)$")
     if reason then rec.kind, rec.reason, rec.info = "error", reason, "error: " .. shorten(reason) end
-    take_reply(conv, rec, pinfo)
-    return rec
+    return take_reply(conv, rec, pinfo)
+end
+
+-- A datetime reply line as a record (before pairing).
+local function datetime_reply(text, word)
+    if word:match("^%d%d%d%d%-%d%d%-%d%d$") then
+        return { kind = "date", value = word, info = "reply: " .. word .. " (date)" }
+    elseif word:match("^%d%d:%d%d:%d%d$") then
+        return { kind = "time", value = word, info = "reply: " .. word .. " (time)" }
+    elseif text:match("^ERROR ") then
+        local reason = strip(text:sub(7))
+        return { kind = "error", reason = reason, info = "error: " .. shorten(reason) }
+    end
+    return { kind = "reply", info = "reply: " .. shorten(word), unknown = "neither a date, a time nor ERROR" }
 end
 
 function classify.datetime(conv, text, to_server, pinfo)
@@ -235,22 +248,9 @@ function classify.datetime(conv, text, to_server, pinfo)
     if to_server then
         local rec = { kind = "request", word = word, info = "request: " .. shorten(word) }
         if word ~= "SEND_DATE" and word ~= "SEND_TIME" then rec.unknown = "not SEND_DATE or SEND_TIME" end
-        expect_reply(conv, rec, pinfo)
-        return rec
+        return expect_reply(conv, rec, pinfo)
     end
-    local rec
-    if word:match("^%d%d%d%d%-%d%d%-%d%d$") then
-        rec = { kind = "date", value = word, info = "reply: " .. word .. " (date)" }
-    elseif word:match("^%d%d:%d%d:%d%d$") then
-        rec = { kind = "time", value = word, info = "reply: " .. word .. " (time)" }
-    elseif text:match("^ERROR ") then
-        local reason = strip(text:sub(7))
-        rec = { kind = "error", reason = reason, info = "error: " .. shorten(reason) }
-    else
-        rec = { kind = "reply", info = "reply: " .. shorten(word), unknown = "neither a date, a time nor ERROR" }
-    end
-    take_reply(conv, rec, pinfo)
-    return rec
+    return take_reply(conv, datetime_reply(text, word), pinfo)
 end
 
 -- The calculator's name rule (services/calc/protocol.py check_name): 1-32 characters
@@ -268,19 +268,26 @@ local function calc_request(text)
     return tokens
 end
 
-function classify.calc(conv, text, to_server, pinfo)
-    if not to_server then
-        local reason = text:match("^ERROR (.*)$")
-        local rec
-        if reason then
-            rec = { kind = "error", reason = reason, info = "error: " .. shorten(reason) }
-        else
-            rec = { kind = "result", info = "result: " .. shorten(text) }
-            if not is_number(text) then rec.unknown = "a result must be a number or ERROR" end
-        end
-        take_reply(conv, rec, pinfo)
-        return rec
+-- A calculator reply line, and a request line of the session phase, as records (before pairing).
+local function calc_reply(text)
+    local reason = text:match("^ERROR (.*)$")
+    if reason then return { kind = "error", reason = reason, info = "error: " .. shorten(reason) } end
+    local rec = { kind = "result", info = "result: " .. shorten(text) }
+    if not is_number(text) then rec.unknown = "a result must be a number or ERROR" end
+    return rec
+end
+
+local function calc_session_request(text)
+    local tokens = calc_request(text)
+    if not tokens then
+        return { kind = "request", info = "request: " .. shorten(text), unknown = "not <number> <op> <number>" }
     end
+    return { kind = "request", tokens = tokens,
+             info = "request: " .. shorten(tokens[1][2] .. " " .. tokens[2][2] .. " " .. tokens[3][2]) }
+end
+
+function classify.calc(conv, text, to_server, pinfo)
+    if not to_server then return take_reply(conv, calc_reply(text), pinfo) end
     if strip(text) == "q" then
         conv.phase = "closing"
         return { kind = "quit", info = "quit" }
@@ -291,20 +298,9 @@ function classify.calc(conv, text, to_server, pinfo)
             conv.phase, conv.name = "session", name
             return { kind = "name", name = name, info = "name: " .. shorten(name) }
         end
-        local rec = { kind = "bad_name", name = name, info = "name refused: " .. shorten(name) }
-        expect_reply(conv, rec, pinfo)
-        return rec
+        return expect_reply(conv, { kind = "bad_name", name = name, info = "name refused: " .. shorten(name) }, pinfo)
     end
-    local tokens = calc_request(text)
-    local rec
-    if tokens then
-        rec = { kind = "request", tokens = tokens,
-                info = "request: " .. shorten(tokens[1][2] .. " " .. tokens[2][2] .. " " .. tokens[3][2]) }
-    else
-        rec = { kind = "request", info = "request: " .. shorten(text), unknown = "not <number> <op> <number>" }
-    end
-    expect_reply(conv, rec, pinfo)
-    return rec
+    return expect_reply(conv, calc_session_request(text), pinfo)
 end
 
 -- The chat room's name rule (services/chat/protocol.py check_name).

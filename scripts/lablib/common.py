@@ -46,6 +46,7 @@ OFFLINE_BASE = "socklab-base:bookworm"
 OFFLINE_PACKAGES = ("python3", "tcpdump", "iproute2", "iptables", "libcap2-bin", "tzdata")
 #: Set by the Dockerfile, so untagged leftovers of earlier builds can be pruned.
 IMAGE_LABEL = "org.socklab.image=lab"
+STUDENT_IMAGE_LABEL = "org.socklab.image=student"
 DEBIAN_SUITE = "bookworm"
 DEBIAN_SOURCES = (
     f"deb http://deb.debian.org/debian {DEBIAN_SUITE} main",
@@ -283,7 +284,8 @@ def build_image(base: str, tag: str = IMAGE, student_tag: str = STUDENT_IMAGE) -
     run_logged([*build, "--target", STUDENT_TARGET, "-t", student_tag, str(ROOT)], f"docker build {student_tag}")
     run_logged([*build, "-t", tag, str(ROOT)], f"docker build {tag}")
     # Each change to services/ leaves the previous image untagged; drop those no container uses.
-    subprocess.run(["docker", "image", "prune", "-f", "--filter", f"label={IMAGE_LABEL}"], capture_output=True)
+    for label in (IMAGE_LABEL, STUDENT_IMAGE_LABEL):
+        subprocess.run(["docker", "image", "prune", "-f", "--filter", f"label={label}"], capture_output=True)
 
 
 @contextmanager

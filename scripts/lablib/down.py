@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         swept, problems = sandbox.sweep_abandoned(common.docker_client(), sandbox.GRADE_PREFIX)
         if swept:
             common.log(f"removed what earlier grade runs left: {', '.join(swept)}")
-        if problems:
-            raise common.LabError("could not remove: " + "; ".join(problems))
+        if problems:  # e.g. a network Docker 20.10 keeps "with active endpoints": not this lab's failure
+            common.log("could not remove what an earlier grade run left: " + "; ".join(problems))
     except common.LabError as exc:
         print(f"scripts/lab down: {exc}", file=sys.stderr)
         return 1

@@ -8,6 +8,8 @@ artefacts, silent ``q``, framing, 50 sessions, ``ERROR`` replies to bad input.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from services.check import judge
 from services.check.common import Pair, bad_line_cases, framing_cases, tcp_probe
 from services.check.core import Config, case
@@ -112,24 +114,23 @@ def many_clients(s: Session, cfg: Config) -> None:
 
 @case("calc.malformed-line", "strict", "malformed requests get ERROR and the session goes on")
 def malformed(s: Session, cfg: Config) -> None:
-    pair = open_pair(s, cfg)
-    for bad in MALFORMED:
-        pair.refuse(bad)
-    ask_exact(pair.sender, "12 + 42", "54")
+    refuse_then_answer(s, cfg, MALFORMED)
 
 
 @case("calc.division-by-zero", "strict", "'1 / 0' gets ERROR and the session goes on")
 def division_by_zero(s: Session, cfg: Config) -> None:
-    pair = open_pair(s, cfg)
-    pair.refuse("1 / 0")
-    pair.refuse("0 / 0")
-    ask_exact(pair.sender, "12 + 42", "54")
+    refuse_then_answer(s, cfg, ("1 / 0", "0 / 0"))
 
 
 @case("calc.non-finite", "strict", "nan, inf and overflowing results get ERROR")
 def non_finite(s: Session, cfg: Config) -> None:
+    refuse_then_answer(s, cfg, NON_FINITE)
+
+
+def refuse_then_answer(s: Session, cfg: Config, bad_lines: Iterable[str]) -> None:
+    """Each of ``bad_lines`` gets ERROR, then a good request on the same session is still answered."""
     pair = open_pair(s, cfg)
-    for bad in NON_FINITE:
+    for bad in bad_lines:
         pair.refuse(bad)
     ask_exact(pair.sender, "12 + 42", "54")
 

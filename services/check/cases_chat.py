@@ -170,6 +170,22 @@ def relayed(member: Member, sender: Member, text: str) -> str:
     )
 
 
+TRIO = (("Batman", "A"), ("Voldemort", "B"), ("Robin", "C"))  # (name stem, connection label)
+
+
+def trio(room: Room, join: Callable[[Room, str, str], Member]) -> tuple[Member, Member, Member]:
+    """Three members in the room, joined one after the other with ``join`` (lab or strict judging)."""
+    a, b, c = (join(room, stem, label) for stem, label in TRIO)
+    return a, b, c
+
+
+def say_to(sender: Member, receivers: list[Member], text: str, check: Callable[[Member, Member, str], object]) -> None:
+    """``sender`` says ``text``; ``check`` judges each receiver's copy of it, in order."""
+    sender.say(text)
+    for receiver in receivers:
+        check(receiver, sender, text)
+
+
 @case("chat.join-notice", "lab", "on join, every member (the newcomer too) gets a notice with the name and count")
 def join_notice(s: Session, cfg: Config) -> None:
     room = Room(s, cfg)
@@ -180,10 +196,8 @@ def join_notice(s: Session, cfg: Config) -> None:
 @case("chat.relay", "lab", "a member's line reaches every other member with the sender's name (echo allowed)")
 def relay(s: Session, cfg: Config) -> None:
     room = Room(s, cfg)
-    a, b, c = (enter(room, stem, label) for stem, label in (("Batman", "A"), ("Voldemort", "B"), ("Robin", "C")))
-    a.say("Anyone here? (relay)")
-    relayed(b, a, "Anyone here? (relay)")
-    relayed(c, a, "Anyone here? (relay)")
+    a, b, c = trio(room, enter)
+    say_to(a, [b, c], "Anyone here? (relay)", relayed)
 
 
 @case("chat.no-self-echo", "strict", "a member's own line is not sent back to it")
@@ -282,12 +296,10 @@ def leave_strict(member: Member, gone: Member) -> None:
 @case("chat.exact-lines", "strict", "joins, messages and leaves read exactly as in the course's example")
 def exact_lines(s: Session, cfg: Config) -> None:
     room = Room(s, cfg)
-    a, b, c = (join_strict(room, stem, label) for stem, label in (("Batman", "A"), ("Voldemort", "B"), ("Robin", "C")))
+    a, b, c = trio(room, join_strict)
     # Only members that have not sent anything are read from, so this case judges formats only
     # (a line echoed to its sender is chat.no-self-echo's fault).
-    a.say("Anyone here?")
-    relay_strict(b, a, "Anyone here?")
-    relay_strict(c, a, "Anyone here?")
+    say_to(a, [b, c], "Anyone here?", relay_strict)
     b.say("Crucio!")
     relay_strict(c, b, "Crucio!")
     b.say("quit")
@@ -308,7 +320,7 @@ def login_rules(s: Session, cfg: Config) -> None:
 @case("chat.leave-on-disconnect", "strict", "a member who closes or resets the connection leaves with a notice")
 def leave_on_disconnect(s: Session, cfg: Config) -> None:
     room = Room(s, cfg)
-    a, b, c = (join_strict(room, stem, label) for stem, label in (("Batman", "A"), ("Voldemort", "B"), ("Robin", "C")))
+    a, b, c = trio(room, join_strict)
     b.conn.close()
     leave_strict(a, b)
     c.conn.reset()

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 from services import roles
 from services.check.session import CaseFailed, Session
@@ -100,16 +100,11 @@ class CaseResult:
     #: False when the case was not run because the server had stopped answering.
     ran: bool = True
 
+    #: The fields ``to_dict`` writes, in the order ``check --json`` has always written them.
+    DICT_FIELDS: ClassVar[tuple[str, ...]] = ("name", "level", "passed", "ran", "message", "ms", "transcript")
+
     def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "level": self.level,
-            "passed": self.passed,
-            "ran": self.ran,
-            "message": self.message,
-            "ms": self.ms,
-            "transcript": self.transcript,
-        }
+        return {key: getattr(self, key) for key in self.DICT_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> CaseResult:

@@ -8,6 +8,7 @@ The lab is a Compose project ``socklab-test-<random>`` on its own subnet
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -15,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from ..helpers import ROOT
 from .lab import Lab, in_ci
+from .swarm import OneNodeSwarm
 
 LAB = pytest.StashKey[Lab]()
 FAILED = pytest.StashKey[list[str]]()
@@ -67,6 +70,22 @@ def lab(request: pytest.FixtureRequest, docker_client: Any) -> Iterator[Lab]:
         problems = lab.teardown()
         signal.signal(signal.SIGTERM, previous)
         assert not problems, "lab teardown: " + "; ".join(problems)
+
+
+@pytest.fixture(scope="session")
+def one_node_swarm(docker_client: Any) -> Iterator[OneNodeSwarm]:
+    """A one-node swarm for the session (tests/docker/swarm.py): initialised only if the engine is in none."""
+    swarm = OneNodeSwarm(docker_client)
+    try:
+        swarm.join({**os.environ, "PYTHONPATH": str(ROOT / "scripts")})
+    except RuntimeError as exc:
+        problems = swarm.leave()
+        pytest.fail(f"{exc}; {problems}")
+    try:
+        yield swarm
+    finally:
+        problems = swarm.leave()
+        assert not problems, "; ".join(problems)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,4 +1,4 @@
-"""Reading the lab's captures with dpkt: the packets between two hosts, TCP handshakes, payloads, FINs.
+"""Reading the lab's captures (decoded by lablib.pcap): the packets between two hosts, TCP handshakes, payloads, FINs.
 
 The capture sidecar writes with ``tcpdump -U``, so the file is flushed packet by
 packet and can be read while tcpdump is still running; a record cut short at the
@@ -7,80 +7,25 @@ end of the file (caught mid-write) is simply not there yet.
 
 from __future__ import annotations
 
-import io
-import socket
-from dataclasses import dataclass
+import sys
 from pathlib import Path
 
 import dpkt
 
-TCP_FLAG_NAMES = {dpkt.tcp.TH_SYN: "S", dpkt.tcp.TH_ACK: ".", dpkt.tcp.TH_FIN: "F", dpkt.tcp.TH_RST: "R"}
+from ..helpers import ROOT
 
-
-@dataclass(frozen=True)
-class Packet:
-    """One IPv4 TCP or UDP packet, reduced to what the checks look at."""
-
-    ts: float
-    proto: str  # "tcp" or "udp"
-    src: str
-    sport: int
-    dst: str
-    dport: int
-    payload: bytes
-    flags: int = 0  # TCP flags
-    seq: int = 0
-    ack: int = 0
-
-    def has(self, flag: int) -> bool:
-        return bool(self.flags & flag)
-
-    def __str__(self) -> str:
-        flags = "".join(name for bit, name in TCP_FLAG_NAMES.items() if self.flags & bit)
-        return f"{self.proto} {self.src}:{self.sport} > {self.dst}:{self.dport} [{flags}] {self.payload[:60]!r}"
-
-
-def _link_layer(linktype: int, frame: bytes) -> dpkt.Packet:
-    """The IP packet inside a frame, for the link types tcpdump writes on Linux."""
-    if linktype == dpkt.pcap.DLT_EN10MB:
-        return dpkt.ethernet.Ethernet(frame).data
-    if linktype == dpkt.pcap.DLT_LINUX_SLL:
-        return dpkt.sll.SLL(frame).data
-    if linktype == dpkt.pcap.DLT_LINUX_SLL2:
-        return dpkt.sll2.SLL2(frame).data
-    if linktype in (dpkt.pcap.DLT_RAW, 101):
-        return dpkt.ip.IP(frame)
-    raise ValueError(f"unsupported pcap link type {linktype}")
+sys.path.insert(0, str(ROOT / "scripts"))
+from lablib.pcap.decode import Packet, PcapRecords, decode_frames, flag_names  # noqa: E402
 
 
 def parse(data: bytes) -> list[Packet]:
-    """Every IPv4 TCP/UDP packet in a pcap file's bytes; a truncated last record is dropped."""
-    reader = dpkt.pcap.Reader(io.BytesIO(data))
-    linktype = reader.datalink()
-    packets: list[Packet] = []
-    try:
-        for ts, frame in reader:
-            try:
-                ip = _link_layer(linktype, frame)
-            except (dpkt.UnpackError, dpkt.NeedData):
-                continue  # cut short mid-write, or not a frame we model
-            packet = _transport(float(ts), ip)
-            if packet is not None:
-                packets.append(packet)
-    except (dpkt.NeedData, dpkt.UnpackError):
-        pass  # a record header cut short at the end of the file
-    return packets
-
-
-def _transport(ts: float, ip: object) -> Packet | None:
-    if not isinstance(ip, dpkt.ip.IP):
-        return None
-    src, dst, seg = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst), ip.data
-    if isinstance(seg, dpkt.tcp.TCP):
-        return Packet(ts, "tcp", src, seg.sport, dst, seg.dport, bytes(seg.data), seg.flags, seg.seq, seg.ack)
-    if isinstance(seg, dpkt.udp.UDP):
-        return Packet(ts, "udp", src, seg.sport, dst, seg.dport, bytes(seg.data))
-    return None
+    """Every TCP/UDP packet in a pcap file's bytes, decoded by lablib.pcap (as ``scripts/lab watch``
+    reads a growing capture): a record cut short at the end is not there yet."""
+    records = PcapRecords()
+    frames = records.feed(data)
+    if records.linktype is None:
+        return []  # not even the file header written yet
+    return decode_frames(frames, records.linktype).packets
 
 
 def read(path: Path) -> list[Packet]:
@@ -194,8 +139,12 @@ def udp_exchanges(packets: list[Packet], client_ip: str, server: tuple[str, int]
     return pairs
 
 
+def describe(p: Packet) -> str:
+    return f"{p.proto} {p.src}:{p.sport} > {p.dst}:{p.dport} [{flag_names(p.flags)}] {p.payload[:60]!r}"
+
+
 def dump(packets: list[Packet], limit: int = 40) -> str:
-    lines = [str(p) for p in packets[-limit:]]
+    lines = [describe(p) for p in packets[-limit:]]
     return "\n".join(lines) or "(no packets)"
 
 

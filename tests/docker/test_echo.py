@@ -5,19 +5,26 @@ from __future__ import annotations
 import re
 
 from . import pcap
-from .lab import Lab
+from .lab import ClientResult, Lab
 
 LINES = ["hello lab", "Sockets in Containers 2", "ünïcode ok"]
 
 
-def test_udp_echo_between_containers(lab: Lab) -> None:
-    server_ip = lab.ip("udp-echo-server")
-    assert server_ip == f"{lab.prefix}.10"
+def echo_lines(lab: Lab, kind: str, host: int) -> tuple[str, ClientResult]:
+    """``{kind}-echo-client`` sends LINES to its server, which sits at ``{prefix}.{host}``; each comes back
+    upper-cased. Returns the server's address and the client's run."""
+    server_ip = lab.ip(f"{kind}-echo-server")
+    assert server_ip == f"{lab.prefix}.{host}"
 
-    result = lab.run_client("udp-echo-client", stdin="".join(f"{line}\n" for line in LINES))
+    result = lab.run_client(f"{kind}-echo-client", stdin="".join(f"{line}\n" for line in LINES))
 
     assert result.returncode == 0, result
     assert result.lines == [line.upper() for line in LINES]
+    return server_ip, result
+
+
+def test_udp_echo_between_containers(lab: Lab) -> None:
+    server_ip, result = echo_lines(lab, "udp", 10)
     assert result.ip != server_ip and result.ip.startswith(lab.prefix + ".")
     # The server saw the client container's own address, once per datagram.
     log = lab.logs("udp-echo-server")
@@ -33,13 +40,7 @@ def test_udp_echo_between_containers(lab: Lab) -> None:
 
 
 def test_tcp_echo_between_containers(lab: Lab) -> None:
-    server_ip = lab.ip("tcp-echo-server")
-    assert server_ip == f"{lab.prefix}.11"
-
-    result = lab.run_client("tcp-echo-client", stdin="".join(f"{line}\n" for line in LINES))
-
-    assert result.returncode == 0, result
-    assert result.lines == [line.upper() for line in LINES]
+    server_ip, result = echo_lines(lab, "tcp", 11)
     log = lab.logs("tcp-echo-server")
     match = re.search(rf"^{re.escape(result.ip)}:(\d+) connected$", log, re.M)
     assert match, log

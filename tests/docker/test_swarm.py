@@ -8,7 +8,6 @@ clear message for a placement no node satisfies, down, then the capture.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -29,21 +28,6 @@ SERVERS = ("udp-echo-server", "tcp-echo-server", "datetime-server", "calc-server
 SERVICES = (*SERVERS, "datetime-client", "capture")
 CHAT_PORT = 12003
 JOIN_TIMEOUT = 90  # s: a client's `compose config` + `docker run` on a loaded machine
-
-
-@pytest.fixture(scope="session")
-def one_node_swarm(docker_client: Any) -> Iterator[OneNodeSwarm]:
-    swarm = OneNodeSwarm(docker_client)
-    try:
-        swarm.join({**os.environ, "PYTHONPATH": str(ROOT / "scripts")})
-    except RuntimeError as exc:
-        problems = swarm.leave()
-        pytest.fail(f"{exc}; {problems}")
-    try:
-        yield swarm
-    finally:
-        problems = swarm.leave()
-        assert not problems, "; ".join(problems)
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import Program
+from tests.helpers import Program, listening
 
 NOT_SENT = "warning: expected <number> <op> <number> separated by spaces, e.g. 12 + 42 (got 1 item) — not sent"
 
 
 @pytest.fixture
 def server() -> Iterator[Program]:
-    with Program("calc-server", "--host", "127.0.0.1", "--port", "0") as prog:
-        prog.listening_port()
+    with listening("calc-server") as prog:
         yield prog
 
 

@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import LineClient, Program, wait_for
+from tests.helpers import LineClient, Program, listening, wait_for
 
 FORMAT = "expected <number> <op> <number> separated by spaces, e.g. 12 + 42"
 
 
 @pytest.fixture
 def server() -> Iterator[Program]:
-    with Program("calc-server", "--host", "127.0.0.1", "--port", "0") as prog:
-        prog.listening_port()
+    with listening("calc-server") as prog:
         yield prog
 
 
@@ -94,25 +93,23 @@ def test_three_requests_in_one_segment_get_three_replies_in_order(server: Progra
             client.expect(expected)
 
 
-def test_crlf_lines(server: Program) -> None:
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param([(b"Alice\r\n12 + 42\r\n", ["54"])], id="crlf-lines"),
+        pytest.param(
+            [(b"Alice\n", []), (b"1 \xff 2\n", ["ERROR invalid UTF-8 at byte 2"]), (b"1 - 2\n", ["-1"])],
+            id="invalid-utf8-is-refused-and-the-session-goes-on",
+        ),
+        pytest.param(
+            [(b"Alice\n", []), (b"7" * 2**20 + b"\n12 + 42\n", ["ERROR line of 1048576 bytes exceeds 1024", "54"])],
+            id="a-1-mib-line-is-refused-then-the-next-request-is-answered",
+        ),
+    ],
+)
+def test_session(server: Program, steps: list[tuple[bytes, list[str]]]) -> None:
     with LineClient(port_of(server)) as client:
-        client.send_raw(b"Alice\r\n12 + 42\r\n")
-        client.expect("54")
-
-
-def test_invalid_utf8_is_refused_and_the_session_goes_on(server: Program) -> None:
-    with named(server) as client:
-        client.send_raw(b"1 \xff 2\n")
-        client.expect("ERROR invalid UTF-8 at byte 2")
-        client.send("1 - 2")
-        client.expect("-1")
-
-
-def test_a_1_mib_line_is_refused_then_the_next_request_is_answered(server: Program) -> None:
-    with named(server) as client:
-        client.send_raw(b"7" * 2**20 + b"\n12 + 42\n")
-        client.expect("ERROR line of 1048576 bytes exceeds 1024")
-        client.expect("54")
+        client.converse(steps)
 
 
 def test_q_ends_the_session(server: Program) -> None:

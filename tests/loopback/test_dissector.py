@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -59,12 +60,28 @@ def tshark(env: dict[str, str], pcap: Path, fields: list[str], display: str = "s
     return rows
 
 
+def tshark_by_frame(env: dict[str, str], fixture: str, fields: list[str]) -> tuple[list[dict], dict[int, dict]]:
+    """The socklab rows of fixture pcap ``fixture``, also keyed by frame number."""
+    rows = tshark(env, PCAPS / fixture, fields)
+    return rows, dict(zip(frames(rows), rows, strict=True))
+
+
 def col(rows: list[dict], name: str) -> list[list[str]]:
     return [row.get(name, []) for row in rows]
 
 
 def info(rows: list[dict]) -> list[str]:
     return [row["_ws.col.Info"][0] for row in rows]
+
+
+def info_parts(rows: list[dict]) -> list[str]:
+    """Every PDU's Info text: a frame carrying several lines joins theirs with " | "."""
+    return [part for text in info(rows) for part in text.split(" | ")]
+
+
+def assert_shown(lines: list[str], expected: Iterable[str]) -> None:
+    missing = [e for e in expected if e not in lines]
+    assert not missing, f"{missing} not in {lines}"
 
 
 def frames(rows: list[dict]) -> list[int]:
@@ -108,12 +125,11 @@ def test_line_split_over_three_segments(tshark_env) -> None:
 
 
 def test_three_requests_in_one_segment(tshark_env) -> None:
-    rows = tshark(
+    _, by_frame = tshark_by_frame(
         tshark_env,
-        PCAPS / "calc_three_in_one.pcap",
+        "calc_three_in_one.pcap",
         ["socklab.calc.op", "socklab.calc.result", "socklab.error", "socklab.time"],
     )
-    by_frame = dict(zip(frames(rows), rows, strict=True))
     assert by_frame[6]["_ws.col.Info"] == ["Calc request: 1 + 2 | Calc request: 3 * 4 | Calc request: 10 / 0"]
     assert by_frame[6]["socklab.calc.op"] == ["+", "*", "/"]
     assert by_frame[8]["socklab.calc.result"] == ["3", "12"]
@@ -124,12 +140,11 @@ def test_three_requests_in_one_segment(tshark_env) -> None:
 
 
 def test_invalid_utf8_and_unknown_lines_are_expert_info(tshark_env) -> None:
-    rows = tshark(
+    rows, by_frame = tshark_by_frame(
         tshark_env,
-        PCAPS / "chat_invalid_utf8.pcap",
+        "chat_invalid_utf8.pcap",
         ["socklab.chat.event", "socklab.chat.member", "socklab.chat.members", "socklab.chat.sender"],
     )
-    by_frame = dict(zip(frames(rows), rows, strict=True))
     assert info(rows) == [
         "Chat login: Batman",
         "Chat join: Batman (members=1)",
@@ -293,27 +308,29 @@ def test_live_capture_of_the_real_programs(tshark_env, tmp_path: Path) -> None:
         ],
         prefs=prefs,
     )
-    lines = [part for text in info(rows) for part in text.split(" | ")]
-    for expected in (
-        "Echo request: hello udp",
-        "Echo reply: HELLO UDP",
-        "Echo request: hello tcp",
-        "Echo reply: HELLO TCP",
-        "Calc name: Alice",
-        "Calc request: 12 + 42",
-        "Calc result: 54",
-        "Calc request: 4.5 / -6",
-        "Calc result: -0.75",
-        "Calc quit",
-        "Chat login: Batman",
-        "Chat join: Batman (members=1)",
-        "Chat join: Voldemort (members=2)",
-        "Chat message from Batman: Anyone here?",
-        "Chat Batman: Anyone here?",
-        "Chat quit (Voldemort)",
-        "Chat leave: Voldemort (members=1)",
-    ):
-        assert expected in lines, f"{expected!r} not in {lines}"
+    lines = info_parts(rows)
+    assert_shown(
+        lines,
+        (
+            "Echo request: hello udp",
+            "Echo reply: HELLO UDP",
+            "Echo request: hello tcp",
+            "Echo reply: HELLO TCP",
+            "Calc name: Alice",
+            "Calc request: 12 + 42",
+            "Calc result: 54",
+            "Calc request: 4.5 / -6",
+            "Calc result: -0.75",
+            "Calc quit",
+            "Chat login: Batman",
+            "Chat join: Batman (members=1)",
+            "Chat join: Voldemort (members=2)",
+            "Chat message from Batman: Anyone here?",
+            "Chat Batman: Anyone here?",
+            "Chat quit (Voldemort)",
+            "Chat leave: Voldemort (members=1)",
+        ),
+    )
     replies = [t for t in lines if t.startswith("Date/time reply: ")]
     assert len(replies) == 2 and all(re.fullmatch(r"Date/time reply: [\d:-]+ \((date|time)\)", t) for t in replies)
     assert not [row for row in rows if row.get("_ws.expert.message") and "Calc" in row["_ws.col.Info"][0]]
@@ -333,14 +350,16 @@ EVIDENCE = ROOT / "docs" / "evidence" / "lab.pcap"
 @pytest.mark.skipif(not EVIDENCE.exists(), reason="docs/evidence/lab.pcap not committed")
 def test_evidence_capture_decodes_cleanly(tshark_env) -> None:
     rows = tshark(tshark_env, EVIDENCE, [])
-    lines = [part for text in info(rows) for part in text.split(" | ")]
-    for expected in (
-        "Calc request: 12 + 42",
-        "Calc result: 54",
-        "Chat join: Batman (members=1)",
-        "Chat Batman: Anyone here?",
-        "Echo reply: HELLO, WORLD",
-    ):
-        assert expected in lines, f"{expected!r} not in {lines}"
+    lines = info_parts(rows)
+    assert_shown(
+        lines,
+        (
+            "Calc request: 12 + 42",
+            "Calc result: 54",
+            "Chat join: Batman (members=1)",
+            "Chat Batman: Anyone here?",
+            "Echo reply: HELLO, WORLD",
+        ),
+    )
     problems = tshark(tshark_env, EVIDENCE, [], display="socklab && _ws.expert.severity >= 0x00600000")
     assert all("ERROR" in i or "error" in i for i in info(problems)), info(problems)

@@ -7,18 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import LineClient, Program, udp_request, wait_for
+from tests.helpers import LineClient, Program, listening, udp_request, wait_for
 
 
 @pytest.fixture(scope="module")
 def udp_port() -> Iterator[int]:
-    with Program("udp-echo-server", "--host", "127.0.0.1", "--port", "0") as server:
+    with listening("udp-echo-server") as server:
         yield server.listening_port()
 
 
 @pytest.fixture(scope="module")
 def tcp_port() -> Iterator[int]:
-    with Program("tcp-echo-server", "--host", "127.0.0.1", "--port", "0") as server:
+    with listening("tcp-echo-server") as server:
         yield server.listening_port()
 
 
@@ -63,33 +63,34 @@ def test_udp_echo_client_reports_a_lost_reply_and_does_not_hang() -> None:
         assert c.lines == ["no reply within 0.2 s (lost)"]
 
 
-def test_tcp_echo_split_and_coalesced_lines(tcp_port: int) -> None:
+def test_tcp_echo_split_line(tcp_port: int) -> None:
     with LineClient(tcp_port) as c:
         for byte in b"split line\n":
             c.send_raw(bytes([byte]))
         c.expect("SPLIT LINE")
-        c.send_raw(b"one\ntwo\nthree\n")
-        c.expect("ONE")
-        c.expect("TWO")
-        c.expect("THREE")
 
 
-def test_tcp_echo_crlf_and_bad_utf8_then_valid_line(tcp_port: int) -> None:
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param([(b"one\ntwo\nthree\n", ["ONE", "TWO", "THREE"])], id="coalesced-lines"),
+        pytest.param(
+            [
+                (b"windows\r\n", ["WINDOWS"]),
+                (b"caf\xc3\n", ["ERROR invalid UTF-8 at byte 3"]),
+                (b"still fine\n", ["STILL FINE"]),
+            ],
+            id="crlf-and-bad-utf8-then-valid-line",
+        ),
+        pytest.param(
+            [(b"y" * 100_000 + b"\n", ["ERROR line of 100000 bytes exceeds 1024"]), (b"after\n", ["AFTER"])],
+            id="overlong-line-then-session-continues",
+        ),
+    ],
+)
+def test_tcp_echo_session(tcp_port: int, steps: list[tuple[bytes, list[str]]]) -> None:
     with LineClient(tcp_port) as c:
-        c.send_raw(b"windows\r\n")
-        c.expect("WINDOWS")
-        c.send_raw(b"caf\xc3\n")
-        c.expect("ERROR invalid UTF-8 at byte 3")
-        c.send("still fine")
-        c.expect("STILL FINE")
-
-
-def test_tcp_echo_overlong_line_then_session_continues(tcp_port: int) -> None:
-    with LineClient(tcp_port) as c:
-        c.send_raw(b"y" * 100_000 + b"\n")
-        c.expect("ERROR line of 100000 bytes exceeds 1024")
-        c.send("after")
-        c.expect("AFTER")
+        c.converse(steps)
 
 
 def test_tcp_echo_final_line_without_lf(tcp_port: int) -> None:

@@ -44,3 +44,11 @@ def test_scripts_lab_exits_2_for_an_unknown_verb() -> None:
     done = subprocess.run([str(ROOT / "scripts" / "lab"), "handout-nope"], capture_output=True, text=True)
     assert done.returncode == 2
     assert "unknown verb 'handout-nope'" in done.stderr
+
+
+def test_the_readme_lists_every_verb() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| verb | what it does |") :]
+    table = table[: table.index("\n\n")]
+    listed = {row.split("`")[1].split()[0] for row in table.splitlines()[2:]}
+    assert listed == set(verbs.BY_NAME)

@@ -183,6 +183,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="results folder (default grades/<UTC time>)")
     parser.add_argument("--no-build", action="store_true", help="use the existing lab image as it is")
+    parser.add_argument(
+        "--swarm", action="store_true", help="grade each team as a Swarm task on any node (docs/swarm.md)"
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -195,6 +198,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.swarm:
+        from ..swarm import grade as swarm_grade
+
+        return swarm_grade.main(args)
     started = time.monotonic()
     try:
         config = load_config(args.config)
@@ -231,7 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         clean_up(client, grader)
         grader.lock.release()
-    seconds = time.monotonic() - started
+    return finish_report(args, config, out, teams, time.monotonic() - started)
+
+
+def finish_report(args: argparse.Namespace, config: Config, out: Path, teams: list[TeamResult], seconds: float) -> int:
+    """The class's reports (similarity, summary, page) and the table on stdout; the verb's exit status."""
     # The similarity report first (code only, no Docker; lablib/similar.py): the class page links it.
     from .. import similar
 

@@ -72,6 +72,10 @@ class Packet:
     seq: int = 0
     ack: int = 0
 
+    def has(self, flag: int) -> bool:
+        """Is TCP flag ``flag`` (e.g. ``SYN``) set?"""
+        return bool(self.flags & flag)
+
 
 @functools.cache  # a handful of distinct flag sets, asked for on every segment
 def flag_names(flags: int) -> str:

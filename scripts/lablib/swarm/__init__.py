@@ -5,4 +5,7 @@
 ``lab``     ``scripts/lab up --swarm`` / ``down --swarm``: deploy, wait, report; remove, report captures
 ``own``     ``scripts/lab own --swarm``: a student's program in a role's place, on this node
 ``ship``    ``scripts/lab swarm ship``: the image to the other nodes without a registry
+``grade``   ``scripts/lab grade --swarm``: a one-shot task per team, results collected on the manager
+``gradetask`` what runs in such a task: the local grader for one team, on its node
+``parcel``, ``teamdoc``  what a task sends back through its log: the team's result and files
 """
