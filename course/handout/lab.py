@@ -6,6 +6,7 @@
     logs [-f] [SERVICE]   the programs' output
     check ROLE            the conformance checker against the lab's server for ROLE (e.g. calc-server)
     evidence [PCAP]       evidence for your report from the newest capture and the servers' output
+    selftest FILE         grade your Lab2_NAME.py as the grader will (needs no `up`): per role, per case, score
     own ROLE FILE [-- ARGS]     your program in a server's place (--as-client: as one more client host)
     own --restore ROLE    put the reference server back (after own --detach)
     down                  stop and remove everything of the lab; the captures stay in captures/
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -41,6 +43,13 @@ SANDBOX = ["--user", "10001:10001", "--cap-drop", "ALL", "--security-opt", "no-n
            "--tmpfs", "/tmp:size=16m", "--memory", "128m", "--memory-swap", "128m", "--cpus", "0.5",
            "--pids-limit", "64"]  # fmt: skip
 CHECKER_HOST = "udp-echo-client"  # a client service whose container runs the checker (same image)
+#: selftest: the grader runs in a container of the image and starts the sandboxes through the engine's
+#: socket; everything it mounts lies in SELFTEST/<your file's name>/, which it knows as WORKDIR (and
+#: reads the engine's own path of it from its container's mount: Docker Desktop's differs from yours).
+SELFTEST = HERE / "selftest"
+WORKDIR = "/work"
+GRADING = HERE / "grading.yaml"
+DOCKER_SOCKET = "/var/run/docker.sock"  # the engine's own socket; Docker Desktop maps this path too
 
 
 class LabError(Exception):
@@ -69,7 +78,8 @@ def compose(*args: str) -> list[str]:
 
 
 def ensure_image() -> None:
-    found = run(["docker", "image", "inspect", IMAGE], check=False, quiet=True, capture_output=True)
+    images = [IMAGE, SETTINGS["student_image"]]
+    found = run(["docker", "image", "inspect", *images], check=False, quiet=True, capture_output=True)
     if found.returncode != 0:
         print(f"loading the lab image from {ARCHIVE.name} (once) ...")
         run(["docker", "load", "-i", str(ARCHIVE)])
@@ -187,7 +197,45 @@ def evidence(args: argparse.Namespace) -> None:
     print(f"open {out / 'evidence.md'}")
 
 
-COMMANDS = {"up": up, "down": down, "ps": ps, "logs": logs, "check": check, "own": own, "evidence": evidence}
+def engine_socket() -> str:
+    """The socket to mount: a rootless engine's own (DOCKER_HOST=unix://...) on Linux, else the standard path."""
+    host = os.environ.get("DOCKER_HOST", "")
+    return host[len("unix://") :] if sys.platform == "linux" and host.startswith("unix://") else DOCKER_SOCKET
+
+
+def grader_user(socket: str) -> list[str]:
+    """On Linux, the grader runs as you (results stay yours) in the socket's group; Docker Desktop
+    (Windows, macOS) maps shared files to you itself and its socket wants root in the container."""
+    if sys.platform != "linux":
+        return []
+    return ["--user", f"{os.getuid()}:{os.getgid()}", "--group-add", str(os.stat(socket).st_gid)]
+
+
+def selftest(args: argparse.Namespace) -> None:
+    file = Path(args.file).expanduser().resolve()
+    if not file.is_file() or file.suffix != ".py":
+        raise LabError(f"{file}: expected your program, an existing Lab2_<NAME>.py")
+    ensure_image()
+    work = SELFTEST / file.stem  # beside this launcher: a folder Docker Desktop shares
+    shutil.rmtree(work, ignore_errors=True)  # the previous run's results of this file
+    work.mkdir(parents=True)
+    shutil.copyfile(file, work / file.name)
+    shutil.copyfile(GRADING, work / GRADING.name)
+    socket = engine_socket()
+    name = f"{PROJECT}-selftest-{os.getpid()}"  # its hostname too: the grader finds its own container by it
+    argv = ["docker", "run", "--rm", "--name", name, "--hostname", name, *grader_user(socket),
+            "--mount", f"type=bind,source={socket},target={DOCKER_SOCKET}",
+            "--mount", f"type=bind,source={work},target={WORKDIR}",
+            "-e", f"SOCKLAB_WORKDIR={WORKDIR}", "-e", f"SOCKLAB_IMAGE={IMAGE}",
+            "--entrypoint", "python3", IMAGE, "-m", "lablib.handout_selftest", file.name]  # fmt: skip
+    done = run(argv, check=False)
+    print(f"({WORKDIR} above is {work} here)")
+    if done.returncode != 0:
+        raise LabError(f"selftest could not grade {file.name} (exit status {done.returncode})")
+
+
+COMMANDS = {"up": up, "down": down, "ps": ps, "logs": logs, "check": check, "own": own, "evidence": evidence,
+            "selftest": selftest}  # fmt: skip
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -203,6 +251,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     sub.add_parser("logs").add_argument("rest", nargs="*", help="options and services for docker compose logs")
     check_parser = sub.add_parser("check")
     check_parser.add_argument("role")
+    sub.add_parser("selftest").add_argument("file", help="your program, Lab2_<NAME>.py")
     evidence_parser = sub.add_parser("evidence")
     evidence_parser.add_argument("pcap", nargs="?", help="a capture (default: the newest in captures/)")
     evidence_parser.add_argument("--out", help="folder to write (default: CAPTURE-evidence/ beside it)")

@@ -1,7 +1,8 @@
 """Build what an instructor gives students: `scripts/lab handout OUT`.
 
 OUT gets the lab without its answers: compose.yaml (no build section: it runs the
-image), the lab image as a `docker save` archive with the programs as bytecode only,
+image), the lab and student images as a `docker save` archive with the programs and the
+grader as bytecode only, grading.yaml (the course's, without `teams:`, for `lab.py selftest`),
 the course's templates and the starter, the student's half of the docs (the
 walk-through, the protocols without the worked answer to question 7, the Wireshark
 guide and dissector), a one-page README and the launcher `lab.py` (Python, no bash).
@@ -22,9 +23,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import docker
 import yaml
 
 from lablib import common, evidence
+from lablib.grading.config import DEFAULT_CONFIG
 from lablib.sandbox.settings import user_path
 
 sys.path.insert(0, str(common.ROOT))
@@ -33,14 +36,21 @@ from services import roles  # noqa: E402
 KIT = common.ROOT / "course"
 ASSETS = KIT / "handout"
 ARCHIVE = "images/socklab-lab.tar"
-#: The lab tools the handout image carries (as bytecode): what `lab.py evidence` runs.
+#: The lab tools the handout image carries (as bytecode): what `lab.py evidence` runs ...
 TOOL_MODULES = ("__init__.py", "common.py", "evidence.py", "pcap", "sandbox")
+#: ... and the grader, for `lab.py selftest` (lablib/handout_selftest.py runs it in a container).
+GRADER_MODULES = ("grading", "fingerprint.py", "selftest.py", "handout_selftest.py")
+#: The course's grading config, shipped without its per-team section (how named teams start).
+GRADING = "grading.yaml"
+PER_TEAM_KEY = "teams"
+GRADING_HEADER = "# The course's grading config, as `python3 lab.py selftest` grades with it (no per-team settings).\n"
 #: Every path a handout holds (relative to OUT); anything else is an error.
 ALLOWED = (
     "README.md",
     "lab.py",
     "handout.json",
     "compose.yaml",
+    GRADING,
     ".gitattributes",
     ARCHIVE,
     "templates/UDP_Server.py",
@@ -73,9 +83,9 @@ def handout_image(lab_image: str) -> str:
 
 
 def build_image(lab_image: str, image: str) -> None:
-    """The lab image plus the evidence tool, all compiled and the sources deleted (course/handout/image.Dockerfile)."""
+    """The lab image plus the evidence tool and the grader, compiled, sources deleted (see image.Dockerfile)."""
     with tempfile.TemporaryDirectory() as context:  # the rest comes FROM the lab image
-        for module in TOOL_MODULES:
+        for module in TOOL_MODULES + GRADER_MODULES:
             source = common.ROOT / "scripts" / "lablib" / module
             target = Path(context) / "lablib" / module
             if source.is_dir():
@@ -83,6 +93,8 @@ def build_image(lab_image: str, image: str) -> None:
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
+        shutil.copytree(Path(docker.__file__).parent, Path(context) / "sdk" / "docker",
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
         argv = ["docker", "build", "-q", "-t", image, "--build-arg", f"LAB_IMAGE={lab_image}",
                 "-f", str(ASSETS / "image.Dockerfile"), context]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True)
@@ -99,6 +111,20 @@ def compose_for(image: str) -> dict[str, Any]:
         service.pop("build", None)
         service["image"] = image
     return data
+
+
+def grading_config() -> str:
+    """The course's grading.yaml without its ``teams:`` section (which names teams and how each starts)."""
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data.pop(PER_TEAM_KEY, None)
+    return GRADING_HEADER + yaml.safe_dump(data, sort_keys=False)
+
+
+def student_images(lab_image: str, image: str) -> str:
+    """Tag the student image (students' programs run on it) beside the handout image; return its name."""
+    student = common.student_image_of(image)
+    subprocess.run(["docker", "tag", common.student_image_of(lab_image), student], check=True)
+    return student
 
 
 def section(text: str, title: str, level: int = 2) -> str:
@@ -139,6 +165,7 @@ def settings(image: str) -> dict[str, Any]:
     """What the launcher needs to know, from the catalogue (services/roles.py)."""
     return {
         "image": image,
+        "student_image": common.student_image_of(image),
         "archive": ARCHIVE,
         "servers": {r.name: r.octet for r in roles.SERVERS},
         "clients": [r.name for r in roles.ROLES if r.is_client and r.octet is None],
@@ -152,9 +179,11 @@ def build(out: Path, lab_image: str) -> str:
         raise HandoutError(f"{out} exists: give a new folder")
     image = handout_image(lab_image)
     build_image(lab_image, image)
+    student = student_images(lab_image, image)
     out.mkdir(parents=True)
     (out / "images").mkdir()
-    subprocess.run(["docker", "save", "-o", str(out / ARCHIVE), image], check=True)
+    subprocess.run(["docker", "save", "-o", str(out / ARCHIVE), image, student], check=True)
+    write(out / GRADING, grading_config())
     write(out / "compose.yaml", yaml.safe_dump(compose_for(image), sort_keys=False))
     write(out / "handout.json", json.dumps(settings(image), indent=2) + "\n")
     write(out / ".gitattributes", GITATTRIBUTES)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -60,3 +61,17 @@ def test_the_launcher_settings_come_from_the_catalogue() -> None:
 def test_the_allow_list_has_no_source_of_the_programs() -> None:
     assert not [p for p in handout.ALLOWED if p.startswith(("services/", "scripts/", "tests/", "docs/evidence"))]
     assert "docs/lab-report.md" not in handout.ALLOWED
+
+
+def test_the_grading_config_leaves_out_the_per_team_section(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    course = tmp_path / "grading.yaml"
+    course.write_text("level: lab\nparts: {p: {calc-server: {}}}\nteams:\n  Team7: {calc-server: {run: x}}\n")
+    monkeypatch.setattr(handout, "DEFAULT_CONFIG", course)
+    shipped = handout.grading_config()
+    assert shipped.startswith(handout.GRADING_HEADER)
+    assert yaml.safe_load(shipped) == {"level": "lab", "parts": {"p": {"calc-server": {}}}}
+    assert handout.GRADING in handout.ALLOWED
+
+
+def test_the_launcher_knows_the_student_image() -> None:
+    assert handout.settings("lab-handout:1")["student_image"] == "lab-handout-student:1"

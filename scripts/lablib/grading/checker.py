@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from contextlib import suppress
 from pathlib import Path
@@ -12,8 +13,10 @@ from .. import sandbox
 from .config import RoleSpec, Timeouts
 from .results import RoleResult, merge_cases, unchecked
 
-#: The grader's in-container programs (grading/tools), mounted read-only here.
-TOOLS_HOST_DIR = Path(__file__).resolve().parent / "tools"
+#: The grader's in-container programs (grading/tools), mounted read-only here. A grader running in a
+#: container (the handout's selftest) names a copy in the folder the engine's host shares instead.
+TOOLS_DIR_ENV = "SOCKLAB_GRADER_TOOLS"
+TOOLS_HOST_DIR = Path(os.environ.get(TOOLS_DIR_ENV) or Path(__file__).resolve().parent / "tools")
 TOOLS_DIR = "/grader"
 #: Where the checker container writes each role's result (a host folder per team).
 CHECKS_DIR = "/out"
@@ -28,12 +31,12 @@ CHECKER_PIDS = 512
 
 
 def tools_mount() -> dict[str, dict[str, str]]:
-    return {str(TOOLS_HOST_DIR): {"bind": TOOLS_DIR, "mode": "ro"}}
+    return {sandbox.engine_path(TOOLS_HOST_DIR): {"bind": TOOLS_DIR, "mode": "ro"}}
 
 
 def tool_mount(name: str) -> dict[str, dict[str, str]]:
     """One tool for a student's container: nothing else of the grader is there to read."""
-    return {str(TOOLS_HOST_DIR / name): {"bind": f"{TOOLS_DIR}/{name}", "mode": "ro"}}
+    return {sandbox.engine_path(TOOLS_HOST_DIR / name): {"bind": f"{TOOLS_DIR}/{name}", "mode": "ro"}}
 
 
 def relay_argv(command: list[str]) -> list[str]:
@@ -105,7 +108,7 @@ def start(
             pids_limit=CHECKER_PIDS,
             working_dir="/tmp",
             environment={"HOME": "/tmp", "TZ": "UTC"},
-            volumes={str(checks_dir.resolve()): {"bind": CHECKS_DIR, "mode": "rw"}, **tools_mount()},
+            volumes={sandbox.engine_path(checks_dir): {"bind": CHECKS_DIR, "mode": "rw"}, **tools_mount()},
             labels=labels,
             network=network,
             networking_config={network: endpoint},

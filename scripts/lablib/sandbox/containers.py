@@ -14,6 +14,7 @@ from .settings import (
     HOLDER_TIMEOUT,
     Limits,
     SandboxError,
+    engine_path,
     holder_settings,
     student_settings,
     submission_mount,
@@ -58,7 +59,7 @@ def start_holder(
         command = ["tcpdump", "-i", "eth0", "-n", "-U", "--immediate-mode", "-Z", "root"]
         command += ["-C", str(capture_mb), "-W", "1", "-w", f"/capture/{capture.name}"]
         command = limited(command, lifetime, "TERM")  # TERM: tcpdump closes its file
-        volumes = {str(capture.parent.resolve()): {"bind": "/capture", "mode": "rw"}}
+        volumes = {engine_path(capture.parent): {"bind": "/capture", "mode": "rw"}}
     endpoint = client.api.create_endpoint_config(ipv4_address=ip, aliases=aliases or None)
     holder = resources.container(
         client.containers.create(

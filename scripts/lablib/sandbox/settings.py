@@ -7,7 +7,7 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 #: Every student container runs as a uid of its own from this range (group: the image's `lab`,
@@ -20,6 +20,12 @@ UID_SPAN = 1_000_000
 SANDBOX_GROUP = 10001
 #: Where the submission is mounted, read-only.
 SUBMISSION_DIR = "/submission"
+#: Set only where the grader itself runs in a container (the handout's `lab.py selftest`): the engine's
+#: path of the folder mounted in the grader's container at SOCKLAB_WORKDIR. Every bind-mount
+#: source the grader gives the engine must then lie in that folder, and is named by its host path.
+HOST_WORKDIR_ENV = "SOCKLAB_HOST_WORKDIR"
+WORKDIR_ENV = "SOCKLAB_WORKDIR"
+DEFAULT_WORKDIR = "/work"
 #: Label on everything a sandbox creates, valued by its owner (a grade run id, an own session).
 OWNER_LABEL = "org.socklab.sandbox"
 #: Output the grader and `own` keep of each program (docker's json-file log, rotated at this size).
@@ -164,7 +170,27 @@ def submission_mount(path: Path, inside_name: str | None = None) -> tuple[list[A
 
     real = path.resolve(strict=True)
     inside = SUBMISSION_DIR if real.is_dir() else f"{SUBMISSION_DIR}/{inside_name or path.name}"
-    return [docker.types.Mount(inside, str(real), type="bind", read_only=True)], inside
+    return [docker.types.Mount(inside, engine_path(real), type="bind", read_only=True)], inside
+
+
+def engine_path(path: Path) -> str:
+    """``path`` as the engine's host names it: a bind mount's source.
+
+    The grader on the engine's host (the repository): ``path`` itself, resolved. The grader in a
+    container (SOCKLAB_HOST_WORKDIR set): ``path`` must lie in the shared folder SOCKLAB_WORKDIR and
+    is named under the engine's path of that folder (as the engine itself reports it: on Docker
+    Desktop a path in its VM, not the Windows or macOS one).
+    """
+    real = path.resolve()
+    host = os.environ.get(HOST_WORKDIR_ENV)
+    if not host:
+        return str(real)
+    inside = Path(os.environ.get(WORKDIR_ENV) or DEFAULT_WORKDIR)
+    try:
+        relative = real.relative_to(inside)
+    except ValueError:
+        raise SandboxError(f"{real} is outside {inside}, the only folder the engine's host shares") from None
+    return str(PurePosixPath(host, *relative.parts))
 
 
 def user_path(path: Path) -> Path:
