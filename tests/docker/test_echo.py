@@ -28,12 +28,20 @@ def test_udp_echo_between_containers(lab: Lab) -> None:
     assert result.ip != server_ip and result.ip.startswith(lab.prefix + ".")
     # The server saw the client container's own address, once per datagram.
     log = lab.logs("udp-echo-server")
+    ports = set()
     for line in LINES:
-        assert re.search(rf"^{re.escape(result.ip)}:\d+ '{re.escape(line)}' -> ", log, re.M), log
-    exchanges = lab.wait_packets(
-        lambda packets: pcap.udp_exchanges(packets, result.ip, (server_ip, 12000)),
-        lambda pairs: len(pairs) >= len(LINES) and all(reply for _, reply in pairs),
-    )
+        seen = re.findall(rf"^{re.escape(result.ip)}:(\d+) '{re.escape(line)}' -> ", log, re.M)
+        assert seen, log
+        ports.add(int(seen[-1]))  # the latest: an earlier client may have had this (reused) address
+    # One socket, so one source port: that port tells this client's datagrams from an earlier
+    # client's that had the same address.
+    assert len(ports) == 1, log
+    (port,) = ports
+
+    def ours(packets: list[pcap.Packet]) -> list[tuple[pcap.Packet, pcap.Packet | None]]:
+        return [pair for pair in pcap.udp_exchanges(packets, result.ip, (server_ip, 12000)) if pair[0].sport == port]
+
+    exchanges = lab.wait_packets(ours, lambda pairs: len(pairs) >= len(LINES) and all(reply for _, reply in pairs))
     assert [(req.payload, reply.payload) for req, reply in exchanges] == [
         (line.encode(), line.upper().encode()) for line in LINES
     ]
