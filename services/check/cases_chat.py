@@ -393,12 +393,14 @@ def slow_reader(s: Session, cfg: Config) -> None:
     start = time.monotonic()
     try:
         for i, text in enumerate(lines):
+            want = f"{a.name}: {text}"
             got = b.conn.next_line(STALL_S)
             # The server may drop the slow member (fine), and a member of an earlier case may
-            # only now be told goodbye on a loaded machine (not this case's business).
-            while got is not None and (_dropped(got, slow) or room.foreign(got)):
+            # only now be told goodbye on a loaded machine (not this case's business). Asked only
+            # of an unexpected line: B must keep reading at full speed, or it becomes slow itself.
+            while got is not None and got != want and (_dropped(got, slow) or room.foreign(got)):
                 got = b.conn.next_line(STALL_S)
-            if got != f"{a.name}: {text}":
+            if got != want:
                 shown = f"nothing for {STALL_S:g} s" if got is None else repr(got[:60])
                 raise CaseFailed(
                     f"B: line {i} of {SLOW_LINES} from A: expected '{a.name}: {text[:20]}...', got {shown}"
