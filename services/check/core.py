@@ -27,10 +27,6 @@ CHECKED: dict[str, roles.Role] = {r.name: r for r in roles.CHECKED}
 ROLE_MODULES: dict[str, str] = {name: str(r.cases) for name, r in CHECKED.items()}
 ROLES = tuple(CHECKED)
 CLIENT_ROLES = tuple(name for name, r in CHECKED.items() if r.is_client)
-#: Role -> its key in services/cli.py PORTS: the port its server listens on by default.
-ROLE_SERVICE: dict[str, str] = {
-    name: (roles.get(r.server) if r.server else r).name.removesuffix("-server") for name, r in CHECKED.items()
-}
 
 
 @dataclass

@@ -6,9 +6,8 @@ import pytest
 
 from services import roles
 from services.check import CLIENT_ROLES, ROLES, cases_for
-from services.check.core import ROLE_SERVICE, ClientCase, ServerCase
+from services.check.core import ClientCase, ServerCase
 from services.check.session import show
-from services.cli import PORTS
 
 PREFIX = {
     "udp-echo-server": "udp-echo.",
@@ -71,4 +70,3 @@ def test_cases_know_whether_they_judge_a_server_or_a_client(role: str) -> None:
 def test_role_tables_follow_the_catalogue() -> None:
     assert tuple(r.name for r in roles.CHECKED) == ROLES
     assert set(CLIENT_ROLES) == {r.name for r in roles.CHECKED if r.is_client}
-    assert {role: PORTS[service] for role, service in ROLE_SERVICE.items()} == {r.name: r.port for r in roles.CHECKED}
