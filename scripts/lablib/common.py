@@ -31,10 +31,15 @@ CAPTURES = ROOT / os.environ.get("SOCKLAB_CAPTURES", "captures")
 IMAGE = os.environ.get("SOCKLAB_IMAGE", "socklab:latest")
 
 
+def image_beside(image: str, suffix: str) -> str:
+    """An image named after a lab image, with its tag: ("socklab:latest", "-student") -> socklab-student:latest."""
+    name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+    return f"{name}{suffix}:{tag or 'latest'}"
+
+
 def student_image_of(image: str) -> str:
     """The student image beside a lab image: socklab:latest -> socklab-student:latest."""
-    name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
-    return f"{name}-student:{tag}"
+    return image_beside(image, "-student")
 
 
 #: The image students' programs run on (the Dockerfile's ``student`` stage): Python and nothing of socklab.

@@ -78,8 +78,7 @@ class HandoutError(Exception):
 
 def handout_image(lab_image: str) -> str:
     """``socklab:latest`` -> ``socklab-handout:latest`` (a tag of its own, never the lab's)."""
-    name, _, tag = lab_image.rpartition(":") if ":" in lab_image.split("/")[-1] else (lab_image, "", "latest")
-    return f"{name}-handout:{tag or 'latest'}"
+    return common.image_beside(lab_image, "-handout")
 
 
 def build_image(lab_image: str, image: str) -> None:

@@ -63,8 +63,7 @@ REMOVE_TIMEOUT = 90.0
 
 
 def task_image(lab_image: str) -> str:
-    name, _, tag = lab_image.rpartition(":") if ":" in lab_image.rsplit("/", 1)[-1] else (lab_image, "", "latest")
-    return f"{name}{IMAGE_SUFFIX}:{tag}"
+    return common.image_beside(lab_image, IMAGE_SUFFIX)
 
 
 def build_context() -> bytes:
