@@ -2,7 +2,7 @@
 # servers, clients and the checker), the `evidence` tool and the grader of `selftest`
 # (lablib/) as bytecode only, so the handout ships no source of them. Bytecode can be
 # decompiled: this deters copying, it does not prevent it. Built by `scripts/lab handout`;
-# its context holds only lablib/ and sdk/.
+# its context holds only lablib/ and vendor/ (common.build_from_lab_image).
 ARG LAB_IMAGE=socklab:latest
 FROM ${LAB_IMAGE}
 # First: every intermediate image of this build carries the handout label, not the lab's,
@@ -13,7 +13,7 @@ USER root
 # dpkt reads captures for `lab.py evidence`; PyYAML and requests (under the Docker SDK) serve the
 # grader of `lab.py selftest`: pip where the base has it (python:3.11-slim), else Debian's
 # packages (the offline base's system python3). The Docker SDK itself (7 or newer: Debian's 5.0
-# lacks what the grader uses) is copied from the building environment (sdk/ in the context).
+# lacks what the grader uses) is copied from the building environment (vendor/ in the context).
 RUN set -eu; \
     if python3 -m pip --version >/dev/null 2>&1; then \
         python3 -m pip install --no-cache-dir -q dpkt "pyyaml>=6" "requests>=2.26" "urllib3>=1.26"; \
@@ -23,7 +23,7 @@ RUN set -eu; \
             python3-dpkt python3-yaml python3-requests python3-urllib3 >/dev/null; \
         rm -rf /var/lib/apt/lists/*; \
     fi
-COPY sdk/ /opt/socklab/
+COPY vendor/ /opt/socklab/
 COPY lablib/ /opt/socklab/lablib/
 # -b: each module.pyc beside where module.py was, which Python imports without the source.
 RUN python3 -m compileall -q -b /opt/socklab/services /opt/socklab/lablib /opt/socklab/docker \

@@ -11,10 +11,12 @@ from __future__ import annotations
 import fcntl
 import functools
 import importlib.util
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -291,6 +293,25 @@ def build_image(base: str, tag: str = IMAGE, student_tag: str = STUDENT_IMAGE) -
     # Each change to services/ leaves the previous image untagged; drop those no container uses.
     for label in (IMAGE_LABEL, STUDENT_IMAGE_LABEL):
         subprocess.run(["docker", "image", "prune", "-f", "--filter", f"label={label}"], capture_output=True)
+
+
+def build_from_lab_image(lab_image: str, tag: str, dockerfile: Path, files: dict[str, Path]) -> None:
+    """``docker build -t tag`` of ``dockerfile`` (``FROM ${LAB_IMAGE}``) with a context of ``files``
+    (name in the context -> file or folder here) and, as ``vendor/docker``, the Docker SDK this tool
+    runs with: the images have no package index to install it from (Debian's is too old)."""
+    import docker
+
+    skip = lambda info: None if "__pycache__" in info.name or info.name.endswith(".pyc") else info  # noqa: E731
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w:gz") as tar:
+        tar.add(dockerfile, arcname="Dockerfile")
+        for name, path in files.items():
+            tar.add(path, arcname=name, filter=skip)
+        tar.add(Path(docker.__file__).parent, arcname="vendor/docker", filter=skip)
+    argv = ["docker", "build", "-q", "--build-arg", f"LAB_IMAGE={lab_image}", "-t", tag, "-"]
+    done = subprocess.run(argv, input=context.getvalue(), capture_output=True)
+    if done.returncode != 0:
+        raise LabError(f"docker build {tag} failed: {done.stderr.decode(errors='replace').strip()[-2000:]}")
 
 
 @contextmanager

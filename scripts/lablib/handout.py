@@ -16,14 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import docker
 import yaml
 
 from lablib import common, evidence
@@ -83,22 +80,9 @@ def handout_image(lab_image: str) -> str:
 
 def build_image(lab_image: str, image: str) -> None:
     """The lab image plus the evidence tool and the grader, compiled, sources deleted (see image.Dockerfile)."""
-    with tempfile.TemporaryDirectory() as context:  # the rest comes FROM the lab image
-        for module in TOOL_MODULES + GRADER_MODULES:
-            source = common.ROOT / "scripts" / "lablib" / module
-            target = Path(context) / "lablib" / module
-            if source.is_dir():
-                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
-        shutil.copytree(Path(docker.__file__).parent, Path(context) / "sdk" / "docker",
-                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-        argv = ["docker", "build", "-q", "-t", image, "--build-arg", f"LAB_IMAGE={lab_image}",
-                "-f", str(ASSETS / "image.Dockerfile"), context]  # fmt: skip
-        done = subprocess.run(argv, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise HandoutError(f"docker build {image} failed: {done.stderr.strip()[-2000:]}")
+    lablib = common.ROOT / "scripts" / "lablib"
+    modules = {f"lablib/{module}": lablib / module for module in TOOL_MODULES + GRADER_MODULES}
+    common.build_from_lab_image(lab_image, image, ASSETS / "image.Dockerfile", modules)
 
 
 def compose_for(image: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The class: the checker's student fixtures under team names (Alpha = Good, Bravo =
 FloatArtefacts, Charlie = ChatSelfEcho, Delta = OneAtATime, Echo = DiesOnMalformed,
-Foxtrot = SendsMalformed), Golf (a folder, echo parts only) and programs that crash,
+Foxtrot = SendsMalformed), Golf (a folder, echo parts only), Menu (Good behind an input()
+menu: the config's per-team `run` and `stdin`) and programs that crash,
 hang, never listen, listen on the wrong port, fork-bomb, hog memory, flood their
 output, write outside /tmp, knock at the Docker host, look for socklab's own servers (Cheat) or
 for a way out through Docker's resolver, IPv6 or other teams (Tunnel). Graded at the lab level on
@@ -45,6 +46,14 @@ parts:
     calc-client: {run: "python3 {file} calc-client {host} {port} {name}"}
   chat:
     chat-server: {run: "python3 {file} chat-server {port}"}
+teams:  # Menu asks for its role and port with input(): the answers are typed in
+  Menu:
+    udp-echo-server: {run: "python3 {file}", stdin: ["1", "{port}"]}
+    tcp-echo-server: {run: "python3 {file}", stdin: ["3", "{port}"]}
+    datetime-server: {run: "python3 {file}", stdin: ["5", "{port}"]}
+    calc-server: {run: "python3 {file}", stdin: ["7", "{port}"]}
+    calc-client: {run: "python3 {file}", stdin: ["8", "{host}", "{port}", "{name}"]}
+    chat-server: {run: "python3 {file}", stdin: ["9", "{port}"]}
 """
 FULL = 19  # udp 2 + tcp 1 + datetime 3 + calc 3 (+1) + calc-client 5 + chat 4
 #: team -> (score, {role: case that failed}) -- every other case passes.
@@ -56,6 +65,7 @@ EXPECTED = {
     "Echo": FULL,  # dies on a malformed line: strict only
     "Foxtrot": FULL - 1,  # calc-client.no-malformed-lines
     "Golf": 3,  # the echo parts only
+    "Menu": FULL,  # Alpha's programs behind an input() menu, run with the config's per-team stdin lines
     **dict.fromkeys(("Crash", "Escape", "Flood", "ForkBomb", "Hang", "MemoryHog", "Silent", "Vandal", "WrongPort"), 0),
     "Cheat": 0,  # socklab's reference servers are nowhere on the student image
     "Tunnel": 0,  # tries the resolver, IPv6 and the other teams, never listens

@@ -60,14 +60,20 @@ def test_results_read_as_a_calculator_shows_them(line: str, result: str) -> None
     assert calculate(line) == result
 
 
+#: Requests that are not three items, and what the refusal counts.
+NOT_THREE_ITEMS = {"": "0 items", "   ": "0 items", "12+42": "1 item", "12 +": "2 items", "1 + 2 + 3": "5 items"}
+
+
+@pytest.mark.parametrize(("line", "items"), NOT_THREE_ITEMS.items())
+def test_a_request_is_three_items(line: str, items: str) -> None:
+    with pytest.raises(CalcError) as caught:
+        calculate(line)
+    assert str(caught.value) == f"{FORMAT} (got {items})"
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        ("", f"{FORMAT} (got 0 items)"),
-        ("   ", f"{FORMAT} (got 0 items)"),
-        ("12+42", f"{FORMAT} (got 1 item)"),
-        ("12 +", f"{FORMAT} (got 2 items)"),
-        ("1 + 2 + 3", f"{FORMAT} (got 5 items)"),
         ("12 % 4", "unknown operator '%': use one of + - * /"),
         ("12 x 4", "unknown operator 'x': use one of + - * /"),
         ("12 " + "%" * 100 + " 4", "unknown operator '" + "%" * 20 + "...': use one of + - * /"),

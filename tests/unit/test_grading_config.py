@@ -12,7 +12,9 @@ from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from lablib.grading import config as grading_config  # noqa: E402
+from lablib.grading import run  # noqa: E402
 from lablib.grading.config import GradeError, load_config  # noqa: E402
+from lablib.grading.submissions import Submission, substitute  # noqa: E402
 
 MINIMAL = """\
 parts:
@@ -149,6 +151,20 @@ def test_team_overrides_apply_to_that_team_only(tmp_path: Path) -> None:
     assert (team9["calc-server"].run, team9["calc-server"].stdin) == ("python3 {file}", ("2", "12002"))
     assert team9["chat-server"] == next(s for s in config.roles if s.role == "chat-server")
     assert config.roles_for("Other") == config.roles
+
+
+def test_a_servers_command_and_typed_lines_take_the_placeholders(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            MINIMAL + 'teams: {Menu: {calc-server: {run: "python3 {file}", stdin: ["7", "{port}", "{name}"]}}}\n',
+        )
+    )
+    (spec,) = config.roles_for("Menu")
+    sub = Submission("Menu", "Menu", tmp_path / "Lab2_Menu.py", "/submission/Lab2_Menu.py", name="Menu")
+    assert run.command(spec, sub) == ["python3", "/submission/Lab2_Menu.py"]
+    assert [substitute(line, run.server_values(spec, sub)) for line in spec.stdin] == ["7", "12002", "Menu"]
+    assert substitute("{port} {unknown}", {"port": "1"}) == "1 {unknown}"
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,10 @@ from lablib.grading.reports import class_reports  # noqa: E402
 STUDENTS = ROOT / "tests" / "fixtures" / "students"
 BASE = make_similar.BASE
 #: The pairs of tests/fixtures/class that are copies: its first six teams are the student
-#: fixtures under other names (symlinks), so each a copy of Lab2_Good.py with one fault.
+#: fixtures under other names (symlinks), so each a copy of Lab2_Good.py with one fault,
+#: and Menu is Lab2_Good.py behind a menu.
 CLASS_PLANTED = {
-    frozenset(p) for p in itertools.combinations(["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot"], 2)
+    frozenset(p) for p in itertools.combinations(["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Menu"], 2)
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import sandbox
 from .config import RoleSpec, Timeouts
+from .network import TeamNetwork
 from .results import RoleResult, merge_cases, unchecked
 
 #: The grader's in-container programs (grading/tools), mounted read-only here. A grader running in a
@@ -44,7 +45,7 @@ def relay_argv(command: list[str]) -> list[str]:
     return ["python3", f"{TOOLS_DIR}/relay.py", str(RELAY_PORT), *command]
 
 
-def feed_argv(lines: tuple[str, ...], command: list[str]) -> list[str]:
+def feed_argv(lines: list[str], command: list[str]) -> list[str]:
     """A server role's entrypoint when its team's program wants ``lines`` typed first."""
     return ["python3", f"{TOOLS_DIR}/feed.py", json.dumps(list(lines)), *command]
 
@@ -86,18 +87,17 @@ def start(
     *,
     image: str,
     jobs: list[dict[str, Any]],
-    ip: str,
+    network: TeamNetwork,
     checks_dir: Path,
-    network: str,
     labels: dict[str, str],
 ) -> Any:
-    """Start the checker at ``ip``: it runs every job at once and writes each result into ``checks_dir``."""
-    endpoint = client.api.create_endpoint_config(ipv4_address=ip)
+    """Start the checker at the team's checker address: it runs every job at once, each result into ``checks_dir``."""
+    endpoint = client.api.create_endpoint_config(ipv4_address=network.checker_ip)
     checker = resources.container(
         client.containers.create(
             image,
             entrypoint=["python3", f"{TOOLS_DIR}/driver.py", CHECKS_DIR, json.dumps(jobs)],
-            name=f"{network}-checker",
+            name=f"{network.name}-checker",
             hostname="checker",
             user=sandbox.host_ids(),
             cap_drop=["ALL"],
@@ -110,8 +110,8 @@ def start(
             environment={"HOME": "/tmp", "TZ": "UTC"},
             volumes={sandbox.engine_path(checks_dir): {"bind": CHECKS_DIR, "mode": "rw"}, **tools_mount()},
             labels=labels,
-            network=network,
-            networking_config={network: endpoint},
+            network=network.name,
+            networking_config={network.name: endpoint},
             log_config=sandbox.log_config(),
         )
     )

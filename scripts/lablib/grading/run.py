@@ -25,7 +25,7 @@ from .config import Config, RoleSpec
 from .names import printable_text
 from .network import SubnetPool, TeamNetwork
 from .results import RoleResult, TeamResult, team_folder, unchecked
-from .submissions import Submission, fill
+from .submissions import Submission, fill, substitute
 
 #: A server binds this address ({host} of a server role).
 SERVER_BIND = "0.0.0.0"
@@ -183,9 +183,8 @@ class Grader:
             resources,
             image=self.image,
             jobs=jobs,
-            ip=network.checker_ip,
+            network=network,
             checks_dir=checks_dir,
-            network=network.name,
             labels=self.labels,
         )
         self._wait_listening(roles, placed, checks_dir)
@@ -234,7 +233,8 @@ class Grader:
         if spec.is_client:  # its stdin lines come first on each connection (checker.job)
             argv, volumes = checker.relay_argv(command(spec, sub)), checker.tool_mount("relay.py")
         elif spec.stdin:
-            argv, volumes = checker.feed_argv(spec.stdin, command(spec, sub)), checker.tool_mount("feed.py")
+            typed = [substitute(line, server_values(spec, sub)) for line in spec.stdin]
+            argv, volumes = checker.feed_argv(typed, command(spec, sub)), checker.tool_mount("feed.py")
         else:
             argv, volumes = command(spec, sub), {}
         student = sandbox.start_student(
@@ -334,10 +334,19 @@ def command(spec: RoleSpec, sub: Submission) -> list[str]:
     A client's ``{host}``, ``{port}`` and ``{name}`` stay as they are here: the relay in
     its sandbox fills them in per connection with the checker's address, port and name.
     """
-    values = {"file": sub.file or "", "dir": sub.dir, "port": str(spec.port)}
     if spec.is_client:
-        return fill(spec.run, values)
-    return fill(spec.run, values | {"host": SERVER_BIND, "name": sub.folder})
+        return fill(spec.run, program_values(spec, sub))
+    return fill(spec.run, server_values(spec, sub))
+
+
+def program_values(spec: RoleSpec, sub: Submission) -> dict[str, str]:
+    """The placeholders known before the program starts: its file, folder and port."""
+    return {"file": sub.file or "", "dir": sub.dir, "port": str(spec.port)}
+
+
+def server_values(spec: RoleSpec, sub: Submission) -> dict[str, str]:
+    """A server role's placeholders, for its command and its typed ``stdin`` lines alike."""
+    return program_values(spec, sub) | {"host": SERVER_BIND, "name": sub.folder}
 
 
 def fresh_folder(path: Path) -> Path:

@@ -114,7 +114,11 @@ def unique_shown(shown: list[str]) -> list[str]:
 
 def fill(template: str, values: dict[str, str]) -> list[str]:
     """shlex-split ``template`` and replace the placeholders present in ``values`` in each word."""
-    words = shlex.split(template)
+    return [substitute(word, values) for word in shlex.split(template)]
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    """``text`` with each ``{key}`` of ``values`` replaced (other braces stay as they are)."""
     for key, value in values.items():
-        words = [w.replace("{" + key + "}", value) for w in words]
-    return words
+        text = text.replace("{" + key + "}", value)
+    return text

@@ -66,27 +66,11 @@ def task_image(lab_image: str) -> str:
     return common.image_beside(lab_image, IMAGE_SUFFIX)
 
 
-def build_context() -> bytes:
-    """The task image's build context: its Dockerfile, scripts/lablib and this Docker SDK (no caches)."""
-    import docker
-
-    buffer = io.BytesIO()
-    skip = lambda info: None if "__pycache__" in info.name or info.name.endswith(".pyc") else info  # noqa: E731
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.add(DOCKERFILE, arcname="Dockerfile")
-        tar.add(common.ROOT / "scripts" / "lablib", arcname="scripts/lablib", filter=skip)
-        tar.add(Path(docker.__file__).parent, arcname="vendor/docker", filter=skip)
-    return buffer.getvalue()
-
-
 def build_task_image(lab_image: str) -> str:
     """Build the task image on this node (seconds when only scripts/ changed); ship it like the lab image."""
     tag = task_image(lab_image)
     common.log(f"building {tag} from {lab_image} + scripts/lablib ...")
-    argv = ["docker", "build", "--build-arg", f"LAB_IMAGE={lab_image}", "-t", tag, "-"]
-    done = subprocess.run(argv, input=build_context(), capture_output=True)
-    if done.returncode != 0:
-        raise common.LabError(f"docker build {tag} failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    common.build_from_lab_image(lab_image, tag, DOCKERFILE, {"scripts/lablib": common.ROOT / "scripts" / "lablib"})
     # Each change to scripts/ leaves the previous task image untagged; drop those no container uses.
     subprocess.run(["docker", "image", "prune", "-f", "--filter", f"label={TASK_IMAGE_LABEL}"], capture_output=True)
     return tag
