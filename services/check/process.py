@@ -24,7 +24,8 @@ class Process:
 
     ``on_line`` is called on the reader thread with each kept line (without its
     line end); once ``limit`` characters are kept, later lines are read and
-    dropped, and ``dropped`` counts them.
+    dropped, and ``dropped`` counts them. ``stderr_apart``: stderr's lines go to
+    ``err_lines`` instead (a test that tells a client's errors from its output).
     """
 
     def __init__(
@@ -36,9 +37,11 @@ class Process:
         stdin: bool = False,
         on_line: Callable[[str], None] | None = None,
         limit: int | None = None,
+        stderr_apart: bool = False,
     ) -> None:
         self.argv = list(argv)
         self.lines: list[str] = []
+        self.err_lines: list[str] = []
         self.dropped = 0
         self._on_line, self._limit, self._kept = on_line, limit, 0
         self.proc = subprocess.Popen(
@@ -47,13 +50,16 @@ class Process:
             env=dict(env) if env is not None else None,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE if stderr_apart else subprocess.STDOUT,
             text=True,
             encoding="utf-8",
             errors="replace",
         )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._readers = [threading.Thread(target=self._read, daemon=True)]
+        if stderr_apart:
+            self._readers.append(threading.Thread(target=self._read_errors, daemon=True))
+        for reader in self._readers:
+            reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -67,8 +73,14 @@ class Process:
             if self._on_line is not None:
                 self._on_line(line)
 
+    def _read_errors(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            self.err_lines.append(raw.rstrip("\n"))
+
     def output(self) -> str:
-        return "\n".join(self.lines)
+        errors = "\n[stderr]\n" + "\n".join(self.err_lines) if self.err_lines else ""
+        return "\n".join(self.lines) + errors
 
     def write(self, text: str) -> None:
         """Write to the child's stdin (started with ``stdin=True``) and flush."""
@@ -103,8 +115,13 @@ class Process:
             if self.wait_exit(timeout) is None:
                 self.proc.kill()
                 self.proc.wait()
-        self._reader.join(timeout)
+        self.join_readers(timeout)
         return self.proc.returncode
+
+    def join_readers(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s per stream for the rest of the output (after the process exited)."""
+        for reader in self._readers:
+            reader.join(timeout)
 
     def __enter__(self) -> Process:
         return self

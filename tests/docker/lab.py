@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from lablib import common  # noqa: E402  (scripts/ is not a package on the default path)
 
 from services import roles  # noqa: E402
+from services.check.process import Process  # noqa: E402
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -62,6 +62,8 @@ CLIENT_START_TIMEOUT = 30  # s: `compose run` to a running container with an add
 CLIENT_TIMEOUT = 30  # s: default bound on a one-off client's whole run
 CAPTURE_TIMEOUT = 10  # s: for a packet to reach the pcap after it crossed the bridge
 LOG_TAIL = 60  # lines per container attached to a failing test's report
+CLIENT_STOP_TIMEOUT = 10  # s: `compose run` stops its container on SIGTERM before it exits
+CLIENT_READ_TIMEOUT = 5  # s: for the rest of an exited client's output
 
 #: The line relay the tests speak a protocol through (a real file, mounted into a client container).
 RELAY = Path(__file__).with_name("relay.py")
@@ -94,41 +96,21 @@ class ClientResult:
 class Client:
     """A one-off client container, ``compose run --rm -T --no-deps --name NAME SERVICE ARGS``.
 
-    Its stdin and stdout are pipes to the test, collected line by line like
-    ``tests.helpers.Program``; ``container``/``ip`` look the container up by its name.
+    Its stdin and stdout are pipes to the test, collected line by line by a
+    ``services.check.process.Process`` (stderr apart: a test tells the client's
+    errors from its output); ``container``/``ip`` look the container up by its name.
     """
 
     def __init__(self, lab: Lab, service: str, name: str, argv: list[str]) -> None:
         self.lab, self.service, self.name = lab, service, name
-        self.proc = subprocess.Popen(
-            argv,
-            env=lab.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-        self.lines: list[str] = []
-        self.err_lines: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.proc.stdout, self.lines), daemon=True),
-            threading.Thread(target=self._read, args=(self.proc.stderr, self.err_lines), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
+        self.process = Process(argv, env=lab.env, stdin=True, stderr_apart=True)
+        self.lines, self.err_lines = self.process.lines, self.process.err_lines
         self._ip: str | None = None
-
-    @staticmethod
-    def _read(stream: Any, sink: list[str]) -> None:
-        for line in stream:
-            sink.append(line.rstrip("\n").removesuffix("\r"))
 
     def container(self, timeout: float = CLIENT_START_TIMEOUT) -> Any:
         def running() -> Any:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited ({self.proc.returncode}) before running:\n{self.output()}")
+            if self.process.returncode is not None:
+                raise AssertionError(f"{self.name} exited ({self.process.returncode}) before running:\n{self.output()}")
             try:
                 container = self.lab.docker.containers.get(self.name)
             except docker.errors.NotFound:
@@ -149,20 +131,16 @@ class Client:
         return self._ip
 
     def write(self, text: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(text)
-        self.proc.stdin.flush()
+        self.process.write(text)
 
     def send(self, *lines: str) -> None:
         self.write("".join(f"{line}\n" for line in lines))
 
     def close_stdin(self) -> None:
-        assert self.proc.stdin is not None
-        if not self.proc.stdin.closed:
-            self.proc.stdin.close()
+        self.process.close_stdin()
 
     def output(self) -> str:
-        return "\n".join(self.lines) + ("\n[stderr]\n" + "\n".join(self.err_lines) if self.err_lines else "")
+        return self.process.output()
 
     def wait_line(self, pattern: str, timeout: float = 10, start: int = 0) -> re.Match[str]:
         """Wait for a stdout line (from index ``start`` on) matching the regex ``pattern``."""
@@ -189,26 +167,16 @@ class Client:
         return self.lines[index]
 
     def wait(self, timeout: float = CLIENT_TIMEOUT) -> int:
+        """The exit status, once the rest of its output is read."""
         try:
-            code = self.proc.wait(timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"{self.name} still running after {timeout} s; output:\n{self.output()}") from None
-        for reader in self._readers:
-            reader.join(5)
+        self.process.join_readers(CLIENT_READ_TIMEOUT)
         return code
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if stream is not None and not stream.closed:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        self.process.stop(CLIENT_STOP_TIMEOUT)
 
 
 class Lab:

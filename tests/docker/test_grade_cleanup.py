@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from lablib import common, sandbox  # noqa: E402
 from lablib.grading import config as grading_config  # noqa: E402
 from lablib.grading import run as grading_run  # noqa: E402
-from lablib.grading.checker import team_time_limit  # noqa: E402
 
 from .grade_runs import owner_of  # noqa: E402
 
@@ -110,7 +109,7 @@ def test_after_sigkill_containers_end_and_the_next_run_sweeps(docker_client: Any
     killed.wait()
     assert owned(docker_client, owner), "the run left nothing to test with"
     config = grading_config.load_config(work / "grading.yaml")
-    lifetime = team_time_limit(config.roles, config.timeouts) + grading_run.LIFETIME_MARGIN
+    lifetime = grading_run.lifetime(config)
     label = {"label": f"{sandbox.OWNER_LABEL}={owner}"}
 
     def all_stopped() -> bool:

@@ -145,11 +145,11 @@ def read_result(result: RoleResult, path: Path, checker: Any, timeouts: Timeouts
 
 def listening(holder: Any, proto: str) -> set[int]:
     """Ports with a listening (TCP) or bound (UDP) socket in the holder's namespace, but for ours and loopback."""
-    code, out = holder.exec_run(["ss", "-Hltn" if proto == "tcp" else "-Hlun"])
+    code, out = sandbox.holder_exec(holder, ["ss", "-Hltn" if proto == "tcp" else "-Hlun"], "its listening ports")
     if code != 0:
         return set()
     ports = set()
-    for line in (out or b"").decode().splitlines():
+    for line in out.decode().splitlines():
         fields = line.split()
         if len(fields) < 4:
             continue

@@ -35,6 +35,11 @@ CHECKER_POLL = 0.5
 RUN_PREFIX = sandbox.GRADE_PREFIX
 #: Seconds a team's containers outlive the team's own time limit before they end by themselves.
 LIFETIME_MARGIN = 30.0
+#: Seconds the engine may take to start a team's containers. A team whose own programs flood the
+#: engine (six roles writing output without end) or a machine under load can take tens of seconds;
+#: past this, the first containers would reach their lifetime before the checks end, so the team
+#: gets a grader error that says so instead.
+START_ALLOWANCE = 60.0
 #: Megabytes of captures kept per team (split between its roles, at least CAPTURE_MIN_MB each).
 TEAM_CAPTURE_MB = 64
 CAPTURE_MIN_MB = 4
@@ -42,6 +47,15 @@ CAPTURE_MIN_MB = 4
 
 class Stopped(Exception):
     """The run was interrupted: the team stops where it is."""
+
+
+class SlowStart(Exception):
+    """The engine took longer than START_ALLOWANCE to start a team's containers (not the team's fault)."""
+
+
+def lifetime(config: Config) -> float:
+    """Seconds after which each container of a team ends by itself: its start, checks and observation."""
+    return START_ALLOWANCE + checker.team_time_limit(config.roles, config.timeouts) + LIFETIME_MARGIN
 
 
 #: Roles of one team started at once.
@@ -77,7 +91,7 @@ class Grader:
         self._active = 0
         self._idle = threading.Condition()
         # Every container of a team ends by itself after this, should the grader be killed outright.
-        self.lifetime = checker.team_time_limit(config.roles, config.timeouts) + LIFETIME_MARGIN
+        self.lifetime = lifetime(config)
         #: Each role's capture cap: a team's captures together stay under TEAM_CAPTURE_MB.
         self.capture_mb = max(CAPTURE_MIN_MB, TEAM_CAPTURE_MB // max(1, len(config.roles)))
 
@@ -163,6 +177,7 @@ class Grader:
         team_dir: Path,
         resources: sandbox.Resources,
     ) -> list[RoleResult]:
+        begun = time.monotonic()
         roles = [RoleResult(spec) for spec in specs]
         # Names through /etc/hosts only (the sandbox refuses Docker's resolver): the checker and each role.
         hosts = {"checker": network.checker_ip} | {s.role: network.role_ip(i) for i, s in enumerate(specs)}
@@ -175,6 +190,11 @@ class Grader:
             placed = dict(zip((r.spec.role for r in roles), started, strict=True))  # raises the first failure
         checks_dir = fresh_folder(team_dir / "checks")
         self._step()
+        if (took := time.monotonic() - begun) > START_ALLOWANCE:
+            raise SlowStart(
+                f"the engine took {took:.0f} s to start the team's containers (at most {START_ALLOWANCE:g} s): "
+                "grade it again, with fewer --jobs"
+            )
         # The checker starts at once: client roles are checked while the servers are still starting;
         # each server role's check waits for its go-file, written when the server listens (or never will).
         jobs = [checker.job(r.spec, placed[r.spec.role].ip, network.checker_ip, self.config.timeouts) for r in roles]

@@ -31,6 +31,7 @@ from .firewall import (
     blocked_packets,
     firewall_rules,
     firewall_script,
+    holder_exec,
     subnet_gateway,
 )
 from .outcome import Outcome, captured_packets, observe, pcap_packets
@@ -82,6 +83,7 @@ __all__ = [
     "exited",
     "firewall_rules",
     "firewall_script",
+    "holder_exec",
     "fresh_uid",
     "host_ids",
     "log_config",

@@ -25,6 +25,31 @@ class FirewallError(SandboxError):
     """The firewall could not be installed: nothing may run in that namespace (the run stops)."""
 
 
+def holder_exec(holder: Any, argv: list[str], what: str, user: str = "") -> tuple[int, bytes]:
+    """``argv`` run in a holder (exit status, output); SandboxError naming ``what`` and the holder's
+    state if it no longer runs (the engine refuses an exec then: 409)."""
+    import docker.errors
+
+    try:
+        code, out = holder.exec_run(argv, user=user)
+    except docker.errors.APIError as exc:
+        raise SandboxError(f"{holder.name} stopped before {what}: {stopped_state(holder)} ({exc})") from exc
+    return code, out or b""
+
+
+def stopped_state(container: Any) -> str:
+    """A stopped container's state as a person reads it: status, exit code, when it ran."""
+    try:
+        container.reload()
+    except Exception as exc:  # gone altogether
+        return f"no longer there ({type(exc).__name__})"
+    state = container.attrs.get("State", {})
+    return (
+        f"{state.get('Status')}, exit code {state.get('ExitCode')}, "
+        f"ran from {state.get('StartedAt', '?')[:19]} to {state.get('FinishedAt', '?')[:19]}"
+    )
+
+
 def subnet_gateway(subnet: str) -> str:
     """The network's gateway: its first host address, which is the Docker host's side of the bridge."""
     return str(next(ipaddress.ip_network(subnet).hosts()))
@@ -56,19 +81,19 @@ def firewall_script(subnet: str, gateway: str) -> str:
 
 def apply_firewall(holder: Any, subnet: str, gateway: str) -> None:
     """Install the rules in the holder's (and so the student's) namespace; FirewallError if that fails."""
-    code, out = holder.exec_run(["sh", "-c", firewall_script(subnet, gateway)], user="root")
+    code, out = holder_exec(holder, ["sh", "-c", firewall_script(subnet, gateway)], "its firewall", user="root")
     if code != 0:
-        text = (out or b"").decode("utf-8", "replace").strip()
+        text = out.decode("utf-8", "replace").strip()
         raise FirewallError(f"could not install the sandbox's firewall in {holder.name}: {text}")
 
 
 def blocked_packets(holder: Any) -> dict[str, int]:
     """Packets the firewall refused, by rule: {"host": n, "outside": n, "resolver": n} (empty if unreadable)."""
-    code, out = holder.exec_run(["iptables", "-L", "OUTPUT", "-v", "-x", "-n"], user="root")
+    code, out = holder_exec(holder, ["iptables", "-L", "OUTPUT", "-v", "-x", "-n"], "its counters", user="root")
     if code != 0:
         return {}
     counts = {"host": 0, "outside": 0, "resolver": 0}
-    for line in (out or b"").decode().splitlines():
+    for line in out.decode().splitlines():
         if "REJECT" not in line:
             continue
         packets = int(line.split()[0])
