@@ -35,8 +35,10 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=servers.ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=servers.ROOT, capture_output=True, text=True)
+    git = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=servers.SERVICES_ROOT, capture_output=True, text=True
+    )
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=servers.SERVICES_ROOT, capture_output=True, text=True)
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -110,7 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cold", action="store_true", help="also time a cold lab start: DELETES the lab's images")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory for the JSON and SVG")
+    parser.add_argument(
+        "--services", type=Path, help="run socklab's servers from this checkout (compare versions under one harness)"
+    )
     args = parser.parse_args(argv)
+    if args.services:
+        if not (args.services / "services" / "__main__.py").is_file():
+            parser.error(f"--services {args.services}: no services/ package there")
+        servers.SERVICES_ROOT = args.services.resolve()
     plan = Plan.smoke() if args.smoke else Plan.full()
     if args.servers:
         plan = dataclasses.replace(plan, servers=tuple(s for s in args.servers.split(",") if s))

@@ -69,7 +69,7 @@ def build_class(folder: Path, teams: int) -> list[tuple[str, str]]:
     for source in chosen[:teams]:
         base = team_of(source)
         seen[base] = seen.get(base, 0) + 1
-        team = base if seen[base] == 1 else f"{base}{seen[base]}"
+        team = base if seen[base] == 1 else f"{base}-{seen[base]}"
         if source.is_dir():  # a team folder: its program keeps the class's file pattern
             (folder / team).mkdir()
             for part in source.iterdir():

@@ -28,6 +28,9 @@ from benchmarks import ngircd, threaded_chat
 from benchmarks.dialects import CHAT, IRC, Dialect
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The tree socklab's servers run from (``python3 -m benchmarks --services DIR``: another checkout's
+#: servers under this harness, so two versions are compared with the same load generator).
+SERVICES_ROOT = ROOT
 LISTEN_RE = re.compile(r"listening on (?P<host>[^\s:]+):(?P<port>\d+)/(?P<proto>tcp|udp)")
 #: Generous: on a machine shared with other work a Python server can take seconds to start.
 START_TIMEOUT = 30.0
@@ -133,9 +136,9 @@ class Server:
             argv = ngircd.command(conf)
         if self.pin and pinning_available():
             argv = ["taskset", "-c", str(SERVER_CPU), *argv]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(SERVICES_ROOT)}
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(argv, cwd=SERVICES_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             self._wait_ready()
         except BaseException:

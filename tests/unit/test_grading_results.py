@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from lablib.grading import reports  # noqa: E402
 from lablib.grading.config import Config, load_config  # noqa: E402
 from lablib.grading.results import RoleResult, TeamResult, merge_cases  # noqa: E402
+from lablib.grading.run import engine_faults  # noqa: E402
 from lablib.grading.submissions import Submission  # noqa: E402
 
 CONFIG = 'parts: {calc: {calc-server: {run: "x", points: {calc.concurrent-sessions: 2}}}}\n'
@@ -79,3 +81,19 @@ def test_the_class_page_links_a_similarity_report_only_when_there_is_one(config:
     (tmp_path / "similar.html").write_text("<html></html>")
     reports.write_summary(tmp_path, config, [result], 1.0)
     assert '<a href="similar.html">similarity report</a>' in (tmp_path / "index.html").read_text()
+
+
+STALE = (
+    'network slgrade-25dead-044: 403 Client Error: Forbidden ("error while removing network: network '
+    'slgrade-25dead-044 id 9173d4afa6db has active endpoints")'
+)
+
+
+def test_a_network_the_engine_keeps_is_the_runs_note_not_the_teams_error(config: Config, tmp_path: Path) -> None:
+    engine, team_problems = engine_faults([STALE, "container slgrade-1-000-calc-server: still there after 30 s"])
+    assert engine == [STALE]
+    assert team_problems == ["container slgrade-1-000-calc-server: still there after 30 s"]
+    reports.write_summary(tmp_path, config, [team(config)], 1.0, engine)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["engine_faults"] == [STALE] and summary["teams"][0]["error"] == ""
+    assert "Docker kept 1 network(s) it could not remove" in (tmp_path / "summary.md").read_text()

@@ -310,6 +310,7 @@ def test_scripts_lab_grade_writes_the_report_its_class_page_links(
         def __init__(self, *args: object) -> None:
             self.run_id = "slgrade-test"
             self.lock = types.SimpleNamespace(release=lambda: None)
+            self.engine_faults: list[str] = []
 
         def preflight(self) -> None:
             pass

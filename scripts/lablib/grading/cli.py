@@ -238,16 +238,25 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         clean_up(client, grader)
         grader.lock.release()
-    return finish_report(args, config, out, teams, time.monotonic() - started)
+    return finish_report(args, config, out, teams, time.monotonic() - started, grader.engine_faults)
 
 
-def finish_report(args: argparse.Namespace, config: Config, out: Path, teams: list[TeamResult], seconds: float) -> int:
+def finish_report(
+    args: argparse.Namespace,
+    config: Config,
+    out: Path,
+    teams: list[TeamResult],
+    seconds: float,
+    engine_faults: list[str] | None = None,
+) -> int:
     """The class's reports (similarity, summary, page) and the table on stdout; the verb's exit status."""
     # The similarity report first (code only, no Docker; lablib/similar.py): the class page links it.
     from .. import similar
 
     common.log(similar.class_report(args.folder, config, out))
-    write_summary(out, config, teams, seconds)
+    write_summary(out, config, teams, seconds, engine_faults)
+    for fault in engine_faults or []:
+        common.log(f"Docker kept what it could not remove (an engine fault; grades unaffected; restart it): {fault}")
     for line in summary_lines(teams):
         print(line)
     shown = out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out

@@ -154,10 +154,14 @@ def case_line(role: RoleResult, case: Any) -> str:
     return line
 
 
-def write_summary(out: Path, config: Config, teams: list[TeamResult], seconds: float) -> None:
+def write_summary(
+    out: Path, config: Config, teams: list[TeamResult], seconds: float, engine_faults: list[str] | None = None
+) -> None:
+    """``engine_faults``: what the engine kept that it could not remove (the run's note, no team's error)."""
     summary = {
         "config": config.source,
         "seconds": round(seconds, 1),
+        "engine_faults": engine_faults or [],
         "teams": [
             {
                 "team": t.submission.team,
@@ -177,13 +181,21 @@ def write_summary(out: Path, config: Config, teams: list[TeamResult], seconds: f
         "verdicts": verdicts(teams),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "summary.md").write_text(summary_markdown(config, teams, seconds))
+    (out / "summary.md").write_text(summary_markdown(config, teams, seconds) + faults_markdown(engine_faults or []))
     (out / "index.html").write_text(summary_html(config, teams, seconds, class_reports(out)))
 
 
 def class_reports(out: Path) -> list[tuple[str, str]]:
     """(file, title) of the optional class reports present in ``out`` (e.g. similar.html)."""
     return [(name, title) for name, title in CLASS_REPORTS if (out / name).is_file()]
+
+
+def faults_markdown(faults: list[str]) -> str:
+    if not faults:
+        return ""
+    lines = ["", f"Docker kept {len(faults)} network(s) it could not remove (an engine fault, no team's doing; "
+             "the grades are complete): restart the engine to free them.", ""]  # fmt: skip
+    return "\n".join(lines + [f"- {markdown(f)}" for f in faults]) + "\n"
 
 
 def summary_markdown(config: Config, teams: list[TeamResult], seconds: float) -> str:

@@ -53,6 +53,21 @@ class SlowStart(Exception):
     """The engine took longer than START_ALLOWANCE to start a team's containers (not the team's fault)."""
 
 
+#: Docker 20.10 now and then keeps a removed network's endpoint ("has active endpoints", no container
+#: attached; moby/moby#43286, seen here about once in 60 team networks). Only an engine restart frees it.
+STALE_ENDPOINT = "has active endpoints"
+
+
+def engine_faults(problems: list[str]) -> tuple[list[str], list[str]]:
+    """Split cleanup problems into the engine's own faults (a stale endpoint) and the rest.
+
+    A team's grades are complete before its network is removed, so a network the engine
+    keeps is the run's note for the TA (a restart frees it), not the team's error.
+    """
+    engine = [p for p in problems if STALE_ENDPOINT in p]
+    return engine, [p for p in problems if STALE_ENDPOINT not in p]
+
+
 def lifetime(config: Config) -> float:
     """Seconds after which each container of a team ends by itself: its start, checks and observation."""
     return START_ALLOWANCE + checker.team_time_limit(config.roles, config.timeouts) + LIFETIME_MARGIN
@@ -90,6 +105,8 @@ class Grader:
         self.stop = threading.Event()
         self._active = 0
         self._idle = threading.Condition()
+        #: What the engine kept that it cannot remove (not any team's doing: see engine_faults()).
+        self.engine_faults: list[str] = []
         # Every container of a team ends by itself after this, should the grader be killed outright.
         self.lifetime = lifetime(config)
         #: Each role's capture cap: a team's captures together stay under TEAM_CAPTURE_MB.
@@ -160,9 +177,11 @@ class Grader:
             result.error = f"grader error: {type(exc).__name__}: {exc}"
             result.roles = [RoleResult(s, "grader error", unchecked(s, result.error)) for s in specs]
         finally:
-            problems = resources.close()
+            engine, problems = engine_faults(resources.close())
             if network is not None:
                 self.subnets.give_back(network.n)
+            with self._idle:
+                self.engine_faults += engine
             if problems:
                 result.error = (result.error + "; " if result.error else "") + "cleanup: " + "; ".join(problems)
             result.seconds = round(time.monotonic() - started, 1)

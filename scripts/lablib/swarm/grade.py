@@ -115,6 +115,8 @@ class SwarmGrader:
         self.client, self.config, self.config_text, self.out, self.image = client, config, config_text, out, image
         self.run_id = f"{RUN_PREFIX}{secrets.token_hex(3)}"
         self.labels = {RUN_LABEL: self.run_id}
+        #: What each node's engine kept that it cannot remove (from the tasks: grading/run.engine_faults).
+        self.engine_faults: list[str] = []
 
     def start(self, index: int, sub: Submission) -> Running | TeamResult:
         import docker.types
@@ -183,6 +185,9 @@ class SwarmGrader:
         except (ValueError, TypeError, KeyError) as exc:
             return failed_team(run.sub, self.config, f"the task's result does not fit the config: {exc}")
         parcel.extract(unpacked, self.out)
+        self.engine_faults += [
+            f"on {doc.get('node', where)}: {fault}" for fault in doc.get("engine_faults", []) if isinstance(fault, str)
+        ]
         return team
 
     def node_of(self, task: dict[str, Any]) -> str:
@@ -300,4 +305,4 @@ def main(args: argparse.Namespace) -> int:
         left = grader.sweep()
         if left:
             common.log("could not remove: " + "; ".join(left))
-    return finish_report(args, config, out, teams, time.monotonic() - started)
+    return finish_report(args, config, out, teams, time.monotonic() - started, grader.engine_faults)

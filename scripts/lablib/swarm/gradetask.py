@@ -107,6 +107,7 @@ def task() -> int:
 def team(work: Path) -> int:
     from lablib import common, sandbox
     from lablib.grading import Grader, Submission, grade_client, load_config
+    from lablib.grading.run import engine_faults
     from lablib.sandbox import outcome
     from lablib.swarm import teamdoc
 
@@ -133,6 +134,8 @@ def team(work: Path) -> int:
         left = sandbox.sweep(client, grader.run_id)
         grader.lock.release()
     doc = teamdoc.to_document(result)
+    faults, left = engine_faults(left)
+    doc["engine_faults"] = grader.engine_faults + faults
     if left:
         doc["team"]["error"] = "; ".join(filter(None, [doc["team"].get("error", ""), "cleanup: " + "; ".join(left)]))
     (work / RESULT).write_text(json.dumps(doc))
