@@ -125,36 +125,35 @@ def grade(folder: Path, config: Path, out: Path, jobs: int | None) -> dict[str, 
     }
 
 
-def comparable(summary: dict[str, Any]) -> dict[str, Any]:
-    """What two runs of one class must share: scores, statuses, verdicts; problems without their numbers."""
-    teams = {}
+def comparable(summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(grades, notes) of a summary: what two runs of one class must share, and what may vary.
+
+    Grades: each team's score, part scores, role scores and statuses, error, and every case's
+    verdict. Notes: the problems seen (a fork bomb may hit its process limit in one run and
+    exit first in the next), compared with their numbers left out, reported but not required.
+    """
+    grades: dict[str, Any] = {}
+    notes: dict[str, Any] = {}
     for t in summary.get("teams", []):
-        roles = {
-            role: (r["score"], r["status"], [re.sub(r"\d+", "N", p) for p in r["problems"]])
-            for role, r in t["roles"].items()
-        }
+        roles = {role: (r["score"], r["status"]) for role, r in t["roles"].items()}
         parts = {name: (p["score"], p["max_score"]) for name, p in t["parts"].items()}
-        teams[t["team"]] = {"score": t["score"], "parts": parts, "roles": roles, "error": t["error"]}
-    return {"teams": teams, "verdicts": summary.get("verdicts", {})}
+        grades[t["team"]] = {"score": t["score"], "parts": parts, "roles": roles, "error": t["error"]}
+        grades[t["team"]]["verdicts"] = summary.get("verdicts", {}).get(t["team"], {})
+        notes[t["team"]] = {role: [re.sub(r"\d+", "N", p) for p in r["problems"]] for role, r in t["roles"].items()}
+    return grades, notes
 
 
 def differences(first: dict[str, Any], second: dict[str, Any]) -> list[str]:
-    """Where two runs disagree, one line per team and field (empty: the same grades)."""
-    a, b = comparable(first), comparable(second)
+    """Where two runs' grades disagree (empty: the same grades), then ``notes:`` lines where only notes do."""
     found = []
-    for team in sorted(set(a["teams"]) | set(b["teams"])):
-        left, right = a["teams"].get(team, {}), b["teams"].get(team, {})
-        found += [
-            f"{team}: {key}: {left.get(key)} != {right.get(key)}"
-            for key in left | right
-            if left.get(key) != right.get(key)
-        ]
-        cases_a, cases_b = a["verdicts"].get(team, {}), b["verdicts"].get(team, {})
-        found += [
-            f"{team}: {case}: {cases_a.get(case)} != {cases_b.get(case)}"
-            for case in sorted(set(cases_a) | set(cases_b))
-            if cases_a.get(case) != cases_b.get(case)
-        ]
+    for kind, a, b in zip(("", "notes: "), comparable(first), comparable(second), strict=True):
+        for team in sorted(set(a) | set(b)):
+            left, right = a.get(team, {}), b.get(team, {})
+            found += [
+                f"{kind}{team}: {k}: {left.get(k)} != {right.get(k)}"
+                for k in left | right
+                if left.get(k) != right.get(k)
+            ]
     return found
 
 
@@ -186,12 +185,15 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"run {n}: {run['seconds']:.1f} s (goal {GOAL_SECONDS} s), exit status {run['exit_status']}", flush=True
             )
-    agree = [differences(runs[0]["summary"], r["summary"]) for r in runs[1:]]
+    found = [differences(runs[0]["summary"], r["summary"]) for r in runs[1:]]
+    agree = [[d for d in diff if not d.startswith("notes: ")] for diff in found]
     result = {
         "teams": made,
         "runs": [{k: v for k, v in r.items() if k != "summary"} for r in runs],
         "scores": {t["team"]: t["score"] for t in runs[0]["summary"].get("teams", [])},
-        "differences_from_run_1": agree,
+        "grade_differences_from_run_1": agree,
+        "note_differences_from_run_1": [[d for d in diff if d.startswith("notes: ")] for diff in found],
+        "engine_faults": [r["summary"].get("engine_faults", []) for r in runs],
         "cores": os.cpu_count(),
         "git": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -200,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"grade-class-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
-    for n, found in enumerate(agree, 2):
-        print(f"run {n} vs run 1: " + ("the same grades" if not found else f"{len(found)} differences: {found[:5]}"))
+    for n, (grades, everything) in enumerate(zip(agree, found, strict=True), 2):
+        notes = len(everything) - len(grades)
+        same = "the same grades" if not grades else f"{len(grades)} grade differences: {grades[:5]}"
+        print(f"run {n} vs run 1: {same}; {notes} teams' notes differ")
     print(f"results: {path}")
     slow = any(r["seconds"] > GOAL_SECONDS for r in runs)
     return 1 if any(agree) or slow or any(r["exit_status"] != 0 for r in runs) else 0  # 1: a grader error

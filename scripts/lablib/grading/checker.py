@@ -23,6 +23,9 @@ TOOLS_DIR = "/grader"
 CHECKS_DIR = "/out"
 #: A client role's program is started per connection by a relay listening on this port in its namespace.
 RELAY_PORT = 17000
+#: Linux's default ephemeral ports (net.ipv4.ip_local_port_range, which Docker leaves as it is): a UDP
+#: socket the kernel bound there is a client's (sendto without bind), not a server on a wrong port.
+EPHEMERAL_PORTS = range(32768, 61000)
 #: Seconds the checker waits beyond the listen timeout for a server role's go-file.
 CHECKER_SLACK = 20.0
 #: Characters of the checker's errors kept in reports.
@@ -146,16 +149,20 @@ def read_result(result: RoleResult, path: Path, checker: Any, timeouts: Timeouts
 def listening(holder: Any, proto: str) -> set[int]:
     """Ports with a listening (TCP) or bound (UDP) socket in the holder's namespace, but for ours and loopback."""
     code, out = sandbox.holder_exec(holder, ["ss", "-Hltn" if proto == "tcp" else "-Hlun"], "its listening ports")
-    if code != 0:
-        return set()
+    return listening_ports(out.decode(), proto) if code == 0 else set()
+
+
+def listening_ports(ss_output: str, proto: str) -> set[int]:
+    """The ports of ``ss -Hltn``/``-Hlun`` lines a server may be listening on (see ``listening``)."""
     ports = set()
-    for line in out.decode().splitlines():
+    for line in ss_output.splitlines():
         fields = line.split()
         if len(fields) < 4:
             continue
-        address, _, port = fields[3].rpartition(":")
-        if address.startswith("127.") or port == str(RELAY_PORT):
+        address, _, text = fields[3].rpartition(":")
+        if address.startswith("127.") or not text.isdigit() or int(text) == RELAY_PORT:
             continue  # Docker's DNS resolver listens on 127.0.0.11 in every namespace; the relay is ours
-        with suppress(ValueError):
-            ports.add(int(port))
+        if proto == "udp" and int(text) in EPHEMERAL_PORTS:
+            continue  # a client's socket: reporting it would name a random port, different in every run
+        ports.add(int(text))
     return ports
