@@ -13,6 +13,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from lablib import common, sandbox  # noqa: E402
 from lablib import grading as grade  # noqa: E402
 
+from .grade_runs import without_engine_faults  # noqa: E402
+
 CLASS = ROOT / "tests" / "fixtures" / "class"
 
 
@@ -33,6 +35,6 @@ def grade_teams(work: Path, teams: tuple[str, ...], config_text: str) -> tuple[d
     try:
         results = grade.grade_class(grader, grade.find_submissions(folder, config.program_pattern), jobs=len(teams))
     finally:
-        left = sandbox.sweep(client, grader.run_id)
+        left = without_engine_faults(sandbox.sweep(client, grader.run_id))
     assert not left, left
     return {t.submission.team: t for t in results}, grader

@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from lablib import common, sandbox  # noqa: E402
 from lablib import grading as grade  # noqa: E402
 
+from .grade_runs import leftovers  # noqa: E402
+
 CLASS = ROOT / "tests" / "fixtures" / "class"
 CONFIG = """
 level: lab
@@ -106,7 +108,8 @@ def run(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     seconds = time.monotonic() - started
     # Runs of this machine that ended (their lock is free) and still own something: ours, if any.
     # (Other runs on the shared engine may come and go meanwhile: a live one holds its lock.)
-    left = [o for o in sandbox.runs.owners(docker_client, sandbox.GRADE_PREFIX) - before if not sandbox.is_alive(o)]
+    ended = [o for o in sandbox.runs.owners(docker_client, sandbox.GRADE_PREFIX) - before if not sandbox.is_alive(o)]
+    left = [name for owner in ended for name in leftovers(docker_client, owner)]
     assert not left, f"grade left behind: {left}"
     return out, seconds, code
 

@@ -27,7 +27,7 @@ from lablib import common, sandbox  # noqa: E402
 from lablib.grading import config as grading_config  # noqa: E402
 from lablib.grading import run as grading_run  # noqa: E402
 
-from .grade_runs import owner_of  # noqa: E402
+from .grade_runs import leftovers, owner_of  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +98,7 @@ def test_a_signal_leaves_nothing(docker_client: Any, work: Path, signals: tuple[
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, proc.stderr.read().decode() if proc.stderr else ""
-    assert owned(docker_client, owner) == []
+    assert leftovers(docker_client, owner) == []
     assert not sandbox.is_alive(owner)
 
 
@@ -120,4 +120,4 @@ def test_after_sigkill_containers_end_and_the_next_run_sweeps(docker_client: Any
     following = start_run(work, "next")
     following.wait(timeout=END_TIMEOUT * 2)
     assert following.returncode == 0, following.stderr.read().decode() if following.stderr else ""
-    assert owned(docker_client, owner) == []
+    assert leftovers(docker_client, owner) == []

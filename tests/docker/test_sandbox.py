@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from lablib import common, sandbox  # noqa: E402
 from lablib import grading as grade  # noqa: E402
 
+from .grade_runs import leftovers  # noqa: E402
 from .sandboxing import grade_teams  # noqa: E402
 
 CLASS = ROOT / "tests" / "fixtures" / "class"
@@ -147,10 +148,7 @@ def test_the_host_is_unaffected(graded: Any, docker_client: Any) -> None:
 
 
 def test_nothing_is_left_behind(graded: Any, docker_client: Any) -> None:
-    run_id = graded[2].run_id
-    label = {"label": f"{sandbox.OWNER_LABEL}={run_id}"}
-    assert docker_client.containers.list(all=True, filters=label) == []
-    assert docker_client.networks.list(filters=label) == []
+    assert leftovers(docker_client, graded[2].run_id) == []
 
 
 def test_results_are_reported_per_team(graded: Any) -> None:

@@ -17,20 +17,15 @@ import pytest
 from ..helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from lablib import common, sandbox, selftest  # noqa: E402
+from lablib import common, selftest  # noqa: E402
 from lablib.grading import load_config  # noqa: E402
 from lablib.grading.config import DEFAULT_CONFIG  # noqa: E402
+
+from .grade_runs import leftovers  # noqa: E402
 
 STARTER = ROOT / "course" / "starter" / "Lab2_NAME.py"
 GOOD = ROOT / "tests" / "fixtures" / "students" / "Lab2_Good.py"
 QUESTION = {"udp-echo-server": 1, "tcp-echo-server": 4, "datetime-server": 3, "calc-server": 6, "chat-server": 8}
-
-
-def leftovers(client: Any, run_id: str) -> list[str]:
-    label = {"label": f"{sandbox.OWNER_LABEL}={run_id}"}
-    return [c.name for c in client.containers.list(all=True, filters=label)] + [
-        n.name for n in client.networks.list(filters=label)
-    ]
 
 
 def test_the_starter_is_gradable_and_says_not_written_yet(docker_client: Any, tmp_path: Path) -> None:

@@ -29,7 +29,10 @@ from .submissions import Submission, fill, substitute
 
 #: A server binds this address ({host} of a server role).
 SERVER_BIND = "0.0.0.0"
-LISTEN_POLL = 0.25
+#: Seconds between two looks (an `ss` exec per waiting server role) at whether the servers listen: short
+#: at first (a correct server listens within a second), then longer, so a program that never listens
+#: costs the engine ~15 execs in 10 s, not 40 (each is a process started in its namespace).
+LISTEN_POLL_FIRST, LISTEN_POLL_GROWTH, LISTEN_POLL_MAX = 0.2, 1.5, 1.0
 CHECKER_POLL = 0.5
 #: The grader's run ids (and so its containers' and networks' owner label) start with this.
 RUN_PREFIX = sandbox.GRADE_PREFIX
@@ -308,6 +311,7 @@ class Grader:
         """Each server role: wait until it listens on its port, or exits, or the time is up; tell the checker."""
         pending = {r.spec.role: r for r in roles if not r.spec.is_client}
         deadline = time.monotonic() + self.config.timeouts.listen
+        poll = LISTEN_POLL_FIRST
         while pending:
             for role, result in list(pending.items()):
                 status = self._listen_status(result, placed[role], time.monotonic() > deadline)
@@ -320,7 +324,8 @@ class Grader:
                 del pending[role]
             if pending:
                 self._step()
-                time.sleep(LISTEN_POLL)
+                time.sleep(poll)
+                poll = min(LISTEN_POLL_MAX, poll * LISTEN_POLL_GROWTH)
 
     def _listen_status(self, result: RoleResult, placed: Placed, late: bool) -> str | None:
         """``ok`` when the server listens on its port, the reason it never will, or None (still waiting)."""
