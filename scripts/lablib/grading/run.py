@@ -312,9 +312,17 @@ class Grader:
         pending = {r.spec.role: r for r in roles if not r.spec.is_client}
         deadline = time.monotonic() + self.config.timeouts.listen
         poll = LISTEN_POLL_FIRST
+        seen: set[str] = set()  # roles seen listening at the last look
         while pending:
             for role, result in list(pending.items()):
-                status = self._listen_status(result, placed[role], time.monotonic() > deadline)
+                late = time.monotonic() > deadline
+                status = self._listen_status(result, placed[role], late)
+                # Listening at two looks in a row: a program that listens and crashes at once (a typo after
+                # listen()) is then "exited", whichever moment the first look happened to catch.
+                if status == "ok" and role not in seen and not late:
+                    seen.add(role)
+                    continue
+                seen.discard(role)
                 if status is None:
                     continue
                 result.status = status
