@@ -43,6 +43,9 @@ LIFETIME_MARGIN = 30.0
 #: past this, the first containers would reach their lifetime before the checks end, so the team
 #: gets a grader error that says so instead.
 START_ALLOWANCE = 60.0
+#: Seconds between the ends of a team's holders should the grader be killed outright: each leaves the
+#: network on its own (see _observe on why two at once are a hazard on Engine 20.10).
+HOLDER_STAGGER = 2.0
 #: Megabytes of captures kept per team (split between its roles, at least CAPTURE_MIN_MB each).
 TEAM_CAPTURE_MB = 64
 CAPTURE_MIN_MB = 4
@@ -268,9 +271,9 @@ class Grader:
             capture=pcap,
             hostname=spec.role,
             hosts=hosts,
-            lifetime=self.lifetime,
             capture_mb=self.capture_mb,
             image=self.image,
+            lifetime=self.lifetime + HOLDER_STAGGER * position,  # orphans leave the network one by one
         )
         if spec.is_client:  # its stdin lines come first on each connection (checker.job)
             argv, volumes = checker.relay_argv(command(spec, sub)), checker.tool_mount("relay.py")
@@ -304,6 +307,7 @@ class Grader:
             if time.monotonic() > deadline:
                 with suppress(Exception):
                     running.kill()
+                    running.wait(timeout=sandbox.STOP_TIMEOUT * 5)  # gone from the network before the holders go
                 return
             time.sleep(CHECKER_POLL)
 
@@ -370,7 +374,12 @@ class Grader:
             (logs / f"{result.spec.role}.log").write_text(result.output)
             result.log = f"logs/{result.spec.role}.log"
         common.stop_all([p.student for p in placed.values()], sandbox.STOP_TIMEOUT)
-        common.stop_all([p.holder for p in placed.values()], sandbox.STOP_TIMEOUT)
+        # The holders one at a time: a stopping holder leaves the team's network, and in Docker 20.10's
+        # libnetwork two endpoints of one network leaving at once can deadlock the engine (an endpoint's
+        # Leave locks network then controller, the watch loop's processEndpointDelete controller then
+        # network: vendor/github.com/docker/libnetwork, v20.10.24), seen here as a hung engine.
+        for where in placed.values():
+            common.stop_all([where.holder], sandbox.STOP_TIMEOUT)
         for result in roles:  # tcpdump has closed its file: was any of it cut?
             captured = sandbox.captured_packets(placed[result.spec.role].holder)
             kept = sandbox.pcap_packets(team_dir / result.pcap)
