@@ -386,8 +386,10 @@ def remove_project(project: str | None = None) -> None:
     client = docker_client()
     containers = project_containers(project)
     running = [c for c in containers if c.status in {"running", "restarting", "paused"}]
-    stop_all([c for c in running if c.labels.get(SERVICE_LABEL) != CAPTURE_SERVICE])
-    stop_all([c for c in running if c.labels.get(SERVICE_LABEL) == CAPTURE_SERVICE])
+    # One at a time: on Engine 20.10 two containers leaving one network at once can deadlock the
+    # engine's libnetwork (../docs/grading.md, "Not guaranteed"); the capture last.
+    for container in sorted(running, key=lambda c: c.labels.get(SERVICE_LABEL) == CAPTURE_SERVICE):
+        stop_all([container])
     for container in containers:
         with suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
