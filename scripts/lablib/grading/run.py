@@ -60,7 +60,7 @@ class SlowStart(Exception):
 
 
 #: Docker 20.10 now and then keeps a removed network's endpoint ("has active endpoints", no container
-#: attached; moby/moby#43286, seen here about once in 60 team networks). Only an engine restart frees it.
+#: attached; moby/moby#43286, seen here in 3 of 120 team networks). Only an engine restart frees it.
 STALE_ENDPOINT = "has active endpoints"
 
 
