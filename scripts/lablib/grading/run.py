@@ -373,13 +373,7 @@ class Grader:
             result.output = printable_text(outcome.output)
             (logs / f"{result.spec.role}.log").write_text(result.output)
             result.log = f"logs/{result.spec.role}.log"
-        common.stop_all([p.student for p in placed.values()], sandbox.STOP_TIMEOUT)
-        # The holders one at a time: a stopping holder leaves the team's network, and in Docker 20.10's
-        # libnetwork two endpoints of one network leaving at once can deadlock the engine (an endpoint's
-        # Leave locks network then controller, the watch loop's processEndpointDelete controller then
-        # network: vendor/github.com/docker/libnetwork, v20.10.24), seen here as a hung engine.
-        for where in placed.values():
-            common.stop_all([where.holder], sandbox.STOP_TIMEOUT)
+        self._leave_network(list(placed.values()))
         for result in roles:  # tcpdump has closed its file: was any of it cut?
             captured = sandbox.captured_packets(placed[result.spec.role].holder)
             kept = sandbox.pcap_packets(team_dir / result.pcap)
@@ -387,6 +381,19 @@ class Grader:
                 result.problems.append(
                     f"capture cut at {self.capture_mb} MB: {result.pcap} keeps the last {kept} of {captured} packets"
                 )
+
+    def _leave_network(self, placed: list[Placed]) -> None:
+        """Stop the programs (no endpoint of their own), then the holders one at a time.
+
+        A stopping holder leaves the team's network, and in Docker 20.10's libnetwork two endpoints
+        of one network leaving at once can deadlock the engine (an endpoint's Leave locks network then
+        controller, the watch loop's processEndpointDelete controller then network: v20.10.24, fixed
+        later in moby/libnetwork 9a98d9c9), seen here as a hung engine. benchmarks/grade_stress.py
+        grades a class with this order and with the holders stopped together.
+        """
+        common.stop_all([p.student for p in placed], sandbox.STOP_TIMEOUT)
+        for where in placed:
+            common.stop_all([where.holder], sandbox.STOP_TIMEOUT)
 
 
 def command(spec: RoleSpec, sub: Submission) -> list[str]:
