@@ -2,7 +2,7 @@
 
     python3 -m benchmarks.grade_stress                       # 75 teams x 4 roles = 300 sandboxes
     python3 -m benchmarks.grade_stress --order together      # the holders stopped at once (before 1bdefc1)
-    python3 -m benchmarks.grade_stress --teams 150 --jobs 6
+    python3 -m benchmarks.grade_stress --teams 60 --class course --order together
 
 Docker 20.10 now and then keeps a removed team network's endpoint count ("has active
 endpoints", nothing attached) until the engine restarts. This grades a class the grader's
@@ -10,9 +10,11 @@ way, in process: each team its network, a holder (firewall, capture) and a progr
 role, the checker on the network talking to every role, then the teardown. The class is
 mostly correct teams (Lab2_Good) with one of the error paths every fifth team: a program
 that crashes, one that never listens, one that listens and never answers, one that floods
-its network. ``--order`` picks how a team's holders leave the network: one at a time (the
-grader's order) or all at once. The JSON (bench-results/grade-stress-<time>.json) holds the
-networks the engine kept, anything else left behind, every team's score and the seconds.
+its network, a fork bomb (``--class forkbomb``: nothing else; ``--class course``:
+benchmarks/grade_class.py's class with the course's config). ``--order`` picks how a
+team's holders leave the network: one at a time (the grader's order) or all at once. The
+JSON (bench-results/grade-stress-<time>.json) holds the networks the engine kept, anything
+else left behind, every team's score and the seconds.
 ``tests/docker/test_grade_stress.py`` runs the grader's order and requires nothing kept.
 """
 
@@ -44,7 +46,8 @@ RESULTS_DIR = ROOT / "bench-results"
 GOOD = ROOT / "tests" / "fixtures" / "students" / "Lab2_Good.py"
 CLASS = ROOT / "tests" / "fixtures" / "class"
 #: Every fifth team takes the next of these error paths, with the score it must get.
-ERROR_PATHS = {"Crash": 0, "Silent": 0, "Hang": 0, "NetFlood": 1}  # NetFlood's client sends nothing malformed
+ERROR_PATHS = {"Crash": 0, "Silent": 0, "Hang": 0, "NetFlood": 1, "ForkBomb": 0}  # NetFlood: its client sends
+# nothing malformed. ForkBomb: the one team whose network a class with its holders stopped together kept.
 EVERY = 5
 TEAMS = 75
 #: Four roles with traffic both ways: the checker as client of two echo servers and a calculator,
@@ -94,14 +97,17 @@ class Outcome:
         return {t: (self.scores.get(t), w) for t, w in want.items() if self.scores.get(t) != w}
 
 
-def build_class(folder: Path, teams: int) -> dict[str, float | None]:
-    """Write ``teams`` submissions into ``folder``; team -> expected score (None: full marks)."""
+def build_class(
+    folder: Path, teams: int, every: int = EVERY, paths: dict[str, float] = ERROR_PATHS
+) -> dict[str, float | None]:
+    """Write ``teams`` submissions into ``folder``, every ``every``-th one of ``paths`` in turn, the rest
+    Lab2_Good; team -> expected score (None: full marks)."""
     expected: dict[str, float | None] = {}
-    paths = list(ERROR_PATHS)
+    kinds = list(paths)
     for i in range(teams):
-        if i % EVERY == EVERY - 1:
-            kind = paths[(i // EVERY) % len(paths)]
-            source, score = CLASS / f"Lab2_{kind}.py", ERROR_PATHS[kind]
+        if i % every == every - 1:
+            kind = kinds[(i // every) % len(kinds)]
+            source, score = CLASS / f"Lab2_{kind}.py", paths[kind]
         else:
             kind, source, score = "Good", GOOD, None
         team = f"{kind}{i:03d}"
@@ -122,10 +128,17 @@ def stress_class(folder: Path, config: Path, teams: int) -> dict[str, float | No
     return build_class(folder, teams)
 
 
+def forkbomb_class(folder: Path, config: Path, teams: int) -> dict[str, float | None]:
+    """Every team the fork bomb: the stress config, no correct team."""
+    config.write_text(CONFIG)
+    return build_class(folder, teams, every=1, paths={"ForkBomb": ERROR_PATHS["ForkBomb"]})
+
+
 #: --class: how the class and its config are written; team -> expected score (None: full marks).
 CLASSES: dict[str, Callable[[Path, Path, int], dict[str, float | None]]] = {
     "stress": stress_class,
     "course": course_class,
+    "forkbomb": forkbomb_class,
 }
 
 
@@ -170,7 +183,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         dest="kind",
         choices=CLASSES,
         default="stress",
-        help="stress: four roles, error paths every fifth team; course: benchmarks/grade_class.py's class",
+        help="stress: four roles, an error path every fifth team; course: benchmarks/grade_class.py's class; "
+        "forkbomb: the stress roles, every team Lab2_ForkBomb",
     )
     args = parser.parse_args(argv)
     if args.teams < 1 or args.jobs < 1:

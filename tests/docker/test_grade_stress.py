@@ -3,8 +3,8 @@
 Docker 20.10 can keep a removed network's endpoint count ("has active endpoints",
 nothing attached) until it restarts. Here the grader itself, in process and at its
 default number of teams at once, grades benchmarks/grade_stress.py's class: checker
-traffic to and from every role, error paths (a crash, a program that never listens,
-one that never answers, one that floods its network) every fifth team. Every score
+traffic to and from every role, an error path every fifth team (a crash, a program that
+never listens, one that never answers, one that floods its network, a fork bomb). Every score
 must be the expected one, no team may have an error, the engine must keep no network
 and nothing of the run may remain. The same class with the holders stopped together
 is ``python3 -m benchmarks.grade_stress --order together`` (docs/grading.md).

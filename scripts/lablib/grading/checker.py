@@ -26,8 +26,14 @@ RELAY_PORT = 17000
 #: Linux's default ephemeral ports (net.ipv4.ip_local_port_range, which Docker leaves as it is): a UDP
 #: socket the kernel bound there is a client's (sendto without bind), not a server on a wrong port.
 EPHEMERAL_PORTS = range(32768, 61000)
-#: Seconds the checker waits beyond the listen timeout for a server role's go-file.
+#: Seconds the checker may run beyond its longest check once every server role's go-file is written.
 CHECKER_SLACK = 20.0
+#: Seconds the checker waits beyond the listen timeout for a server role's go-file. The grader writes one
+#: for every server role (run or skip) as soon as it knows, but each look at a server is an exec that a
+#: loaded engine can take seconds to answer: at the start of a 75-team class a correct team's last go-file
+#: came 28.3 s after its checker started, just after a wait of 28 s (listen 8 s + 20 s) had ended, and its
+#: check never ran. The wait only ends a checker whose grader died.
+GO_SLACK = 50.0
 #: Characters of the checker's errors kept in reports.
 TAIL_CHARS = 4000
 CHECKER_MEMORY = "256m"
@@ -70,13 +76,14 @@ def job(spec: RoleSpec, ip: str, checker_ip: str, timeouts: Timeouts) -> dict[st
         "timeout": spec.check_timeout(timeouts),
     }
     if not spec.is_client:
-        entry["go"] = timeouts.listen + CHECKER_SLACK  # s to wait for the go-file
+        entry["go"] = timeouts.listen + GO_SLACK  # s to wait for the go-file
     return entry
 
 
 def team_time_limit(specs: tuple[RoleSpec, ...], timeouts: Timeouts) -> float:
-    """The longest a team's grading may take once its containers run (checker included)."""
-    return max((s.check_timeout(timeouts) for s in specs), default=0) + timeouts.listen + CHECKER_SLACK
+    """The longest a team's grading may take once its containers run: the checker's wait for a go-file, then
+    its longest check."""
+    return max((s.check_timeout(timeouts) for s in specs), default=0) + timeouts.listen + GO_SLACK
 
 
 def time_limit(jobs: list[dict[str, Any]], timeouts: Timeouts) -> float:
