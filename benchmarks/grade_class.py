@@ -157,6 +157,15 @@ def differences(first: dict[str, Any], second: dict[str, Any]) -> list[str]:
     return found
 
 
+def save_result(kind: str, result: dict[str, Any]) -> Path:
+    """Write ``result`` with the machine's cores and the commit to bench-results/<kind>-<time>.json."""
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps({**result, "cores": os.cpu_count(), "git": git.stdout.strip()}, indent=2) + "\n")
+    return path
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python3 -m benchmarks.grade_class", description=__doc__.splitlines()[0])
     parser.add_argument("--teams", type=int, default=TEAMS, help=f"teams in the class (default {TEAMS})")
@@ -194,14 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         "grade_differences_from_run_1": agree,
         "note_differences_from_run_1": [[d for d in diff if d.startswith("notes: ")] for diff in found],
         "engine_faults": [r["summary"].get("engine_faults", []) for r in runs],
-        "cores": os.cpu_count(),
-        "git": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip(),
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"grade-class-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    path = save_result("grade-class", result)
     for n, (grades, everything) in enumerate(zip(agree, found, strict=True), 2):
         notes = len(everything) - len(grades)
         same = "the same grades" if not grades else f"{len(grades)} grade differences: {grades[:5]}"

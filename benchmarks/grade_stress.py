@@ -21,10 +21,8 @@ else left behind, every team's score and the seconds.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +40,6 @@ from lablib import grading as grade  # noqa: E402
 from lablib.grading.cli import clean_up, default_jobs  # noqa: E402
 from lablib.grading.run import Placed, engine_faults  # noqa: E402
 
-RESULTS_DIR = ROOT / "bench-results"
 GOOD = ROOT / "tests" / "fixtures" / "students" / "Lab2_Good.py"
 CLASS = ROOT / "tests" / "fixtures" / "class"
 #: Every fifth team takes the next of these error paths, with the score it must get.
@@ -207,14 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         "wrong_scores": wrong,
         "load_before": load_before,
         "load_after": os.getloadavg(),
-        "cores": os.cpu_count(),
-        "git": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip(),
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"grade-stress-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    path = grade_class.save_result("grade-stress", result)
     print(
         f"{args.kind} class of {args.teams} teams ({outcome.sandboxes} sandboxes), "
         f"holders {args.order}, {args.jobs} at once: "
