@@ -60,7 +60,8 @@ class SlowStart(Exception):
 
 
 #: Docker 20.10 now and then keeps a removed network's endpoint ("has active endpoints", no container
-#: attached; moby/moby#43286, seen here in 3 of 120 team networks). Only an engine restart frees it.
+#: attached; moby/moby#43286): here 4 of 180 team networks when a team's holders left together, none of
+#: 180 since they leave one at a time (Grader._leave_network). Only an engine restart frees it.
 STALE_ENDPOINT = "has active endpoints"
 
 
@@ -385,11 +386,12 @@ class Grader:
     def _leave_network(self, placed: list[Placed]) -> None:
         """Stop the programs (no endpoint of their own), then the holders one at a time.
 
-        A stopping holder leaves the team's network, and in Docker 20.10's libnetwork two endpoints
-        of one network leaving at once can deadlock the engine (an endpoint's Leave locks network then
-        controller, the watch loop's processEndpointDelete controller then network: v20.10.24, fixed
-        later in moby/libnetwork 9a98d9c9), seen here as a hung engine. benchmarks/grade_stress.py
-        grades a class with this order and with the holders stopped together.
+        A stopping holder leaves the team's network (its stop returns once the engine has released
+        it), and on Docker 20.10 two endpoints of one network leaving at once are a hazard: the course
+        class graded with its holders stopped together kept 4 of 180 team networks for a stale
+        endpoint (none of 180 this way: benchmarks/grade_stress.py, docs/grading.md), and once hung
+        the engine (libnetwork's lock-order inversion between an endpoint's Leave and the watch loop's
+        processEndpointDelete, fixed in Engine 20.10.27; this machine runs 20.10.24).
         """
         common.stop_all([p.student for p in placed], sandbox.STOP_TIMEOUT)
         for where in placed:
